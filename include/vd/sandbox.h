@@ -77,7 +77,7 @@ struct vd_sandbox_config {
      * child of our own cgroup). cgroup v1: the path under each controller's
      * mount (default: our own cgroup in that controller + "/verdict"). */
     const char *cgroup_root;
-    const char *run_dir;       /* host dir for the boxes' mount points */
+    const char *run_dir; /* host dir for the boxes' mount points */
     /* Read-only, nosuid, nodev binds into every box: "SRC" or "SRC:DST",
      * NULL-terminated; NULL means the defaults (/usr /bin /lib /lib64
      * /lib32 /etc/alternatives /etc/ld.so.cache /etc/java-*). A source that
@@ -85,22 +85,22 @@ struct vd_sandbox_config {
      * skipped. */
     const char *const *binds;
     const char *const *extra_binds; /* added to binds (or to the defaults) */
-    uint64_t box_size_kb;      /* tmpfs /box */
+    uint64_t box_size_kb;           /* tmpfs /box */
     uint64_t box_inodes;
-    uint64_t tmp_size_kb;      /* tmpfs /tmp and /dev/shm, each */
+    uint64_t tmp_size_kb; /* tmpfs /tmp and /dev/shm, each */
     uint64_t tmp_inodes;
 };
 void vd_sandbox_config_defaults(struct vd_sandbox_config *c);
 
 struct vd_sandbox_limits {
-    uint32_t cpu_ms;     /* CPU time of the whole process tree; 0 = none */
-    uint32_t wall_ms;    /* 0 = none (a run still ends when its main exits) */
-    uint64_t memory_kb;  /* 0 = none */
-    uint32_t procs;      /* processes + threads alive at once */
-    uint64_t output_kb;  /* cap on each captured stream; passing it is OLE */
-    uint64_t fsize_kb;   /* largest file the program may write; 0 = none */
-    uint64_t stack_kb;   /* 0 = unlimited (still bounded by memory) */
-    uint32_t nofile;     /* open files per process */
+    uint32_t cpu_ms;    /* CPU time of the whole process tree; 0 = none */
+    uint32_t wall_ms;   /* 0 = none (a run still ends when its main exits) */
+    uint64_t memory_kb; /* 0 = none */
+    uint32_t procs;     /* processes + threads alive at once */
+    uint64_t output_kb; /* cap on each captured stream; passing it is OLE */
+    uint64_t fsize_kb;  /* largest file the program may write; 0 = none */
+    uint64_t stack_kb;  /* 0 = unlimited (still bounded by memory) */
+    uint32_t nofile;    /* open files per process */
 };
 void vd_sandbox_limits_defaults(struct vd_sandbox_limits *l);
 
@@ -124,18 +124,18 @@ extern const char *const vd_sandbox_default_env[];
 struct vd_run_result {
     enum vd_run_status status;
     enum vd_sandbox_mode mode;
-    int exit_code;          /* -1 when killed by a signal */
-    int signal;             /* 0 when it exited */
-    uint64_t cpu_us;        /* user+system of every process of the run */
+    int exit_code;   /* -1 when killed by a signal */
+    int signal;      /* 0 when it exited */
+    uint64_t cpu_us; /* user+system of every process of the run */
     uint64_t wall_us;
-    uint64_t memory_kb;     /* cgroup peak, or the largest maxrss in mode none */
+    uint64_t memory_kb; /* cgroup peak, or the largest maxrss in mode none */
     int oom_killed;
-    int output_truncated;   /* a stream passed its cap */
-    int cancelled;          /* vd_box_cancel() ended it */
+    int output_truncated;      /* a stream passed its cap */
+    int cancelled;             /* vd_box_cancel() ended it */
     const char *memory_source; /* "cgroup" or "maxrss" (static storage) */
-    char message[256];      /* why, in one sentence */
-    struct vd_buf out;      /* captured stdout when spec.stdout_fd < 0 */
-    struct vd_buf err;      /* captured stderr when spec.stderr_fd < 0 */
+    char message[256];         /* why, in one sentence */
+    struct vd_buf out;         /* captured stdout when spec.stdout_fd < 0 */
+    struct vd_buf err;         /* captured stderr when spec.stderr_fd < 0 */
 };
 void vd_run_result_init(struct vd_run_result *r);
 void vd_run_result_free(struct vd_run_result *r);

@@ -112,9 +112,27 @@ static int write_meta(const char *meta, const struct vd_run_result *r)
 int vd_cmd_box(int argc, char **argv)
 {
     enum {
-        O_TIME = 1000, O_WALL, O_MEM, O_PROCS, O_OUTPUT, O_FSIZE, O_STACK, O_NOFILE, O_DIR,
-        O_STDIN, O_STDOUT, O_STDERR, O_META, O_BIND, O_ENV, O_CWD, O_MODE, O_REQCG, O_SLOT,
-        O_LOCKS, O_HELP
+        O_TIME = 1000,
+        O_WALL,
+        O_MEM,
+        O_PROCS,
+        O_OUTPUT,
+        O_FSIZE,
+        O_STACK,
+        O_NOFILE,
+        O_DIR,
+        O_STDIN,
+        O_STDOUT,
+        O_STDERR,
+        O_META,
+        O_BIND,
+        O_ENV,
+        O_CWD,
+        O_MODE,
+        O_REQCG,
+        O_SLOT,
+        O_LOCKS,
+        O_HELP
     };
     static const struct option opts[] = {
         {"time", required_argument, 0, O_TIME},     {"wall", required_argument, 0, O_WALL},
@@ -151,8 +169,13 @@ int vd_cmd_box(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "+h", opts, NULL)) != -1;) {
         int bad = 0;
         switch (c) {
-        case O_TIME: bad = parse_sec_ms(optarg, &spec.limits.cpu_ms); break;
-        case O_WALL: bad = parse_sec_ms(optarg, &spec.limits.wall_ms); wall_set = 1; break;
+        case O_TIME:
+            bad = parse_sec_ms(optarg, &spec.limits.cpu_ms);
+            break;
+        case O_WALL:
+            bad = parse_sec_ms(optarg, &spec.limits.wall_ms);
+            wall_set = 1;
+            break;
         case O_MEM:
             bad = parse_u64(optarg, 1u << 20, &v);
             spec.limits.memory_kb = v * 1024;
@@ -161,18 +184,34 @@ int vd_cmd_box(int argc, char **argv)
             bad = parse_u64(optarg, 1u << 20, &v) || v == 0;
             spec.limits.procs = (uint32_t)v;
             break;
-        case O_OUTPUT: bad = parse_u64(optarg, 1u << 30, &spec.limits.output_kb); break;
-        case O_FSIZE: bad = parse_u64(optarg, 1u << 30, &spec.limits.fsize_kb); break;
-        case O_STACK: bad = parse_u64(optarg, 1u << 30, &spec.limits.stack_kb); break;
+        case O_OUTPUT:
+            bad = parse_u64(optarg, 1u << 30, &spec.limits.output_kb);
+            break;
+        case O_FSIZE:
+            bad = parse_u64(optarg, 1u << 30, &spec.limits.fsize_kb);
+            break;
+        case O_STACK:
+            bad = parse_u64(optarg, 1u << 30, &spec.limits.stack_kb);
+            break;
         case O_NOFILE:
             bad = parse_u64(optarg, 1u << 20, &v) || v < 4;
             spec.limits.nofile = (uint32_t)v;
             break;
-        case O_DIR: dir = optarg; break;
-        case O_STDIN: in_path = optarg; break;
-        case O_STDOUT: out_path = optarg; break;
-        case O_STDERR: err_path = optarg; break;
-        case O_META: meta = optarg; break;
+        case O_DIR:
+            dir = optarg;
+            break;
+        case O_STDIN:
+            in_path = optarg;
+            break;
+        case O_STDOUT:
+            out_path = optarg;
+            break;
+        case O_STDERR:
+            err_path = optarg;
+            break;
+        case O_META:
+            meta = optarg;
+            break;
         case O_BIND:
             bad = nbinds >= BOX_MAX_LIST;
             if (!bad)
@@ -190,17 +229,29 @@ int vd_cmd_box(int argc, char **argv)
                     nenv++;
             }
             break;
-        case O_CWD: spec.cwd = optarg; break;
-        case O_MODE: bad = vd_sandbox_mode_parse(optarg, &cfg.mode) < 0; break;
-        case O_REQCG: cfg.require_cgroup = 1; break;
+        case O_CWD:
+            spec.cwd = optarg;
+            break;
+        case O_MODE:
+            bad = vd_sandbox_mode_parse(optarg, &cfg.mode) < 0;
+            break;
+        case O_REQCG:
+            cfg.require_cgroup = 1;
+            break;
         case O_SLOT:
             bad = parse_u64(optarg, VD_SANDBOX_MAX_SLOTS - 1, &v);
             slot = (int)v;
             break;
-        case O_LOCKS: spec.flags |= VD_RUN_ALLOW_LOCKS; break;
+        case O_LOCKS:
+            spec.flags |= VD_RUN_ALLOW_LOCKS;
+            break;
         case 'h':
-        case O_HELP: usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
         if (bad) {
             fprintf(stderr, "verdict box: bad value for --%s: \"%s\"\n", opts[c - O_TIME].name,
@@ -251,7 +302,8 @@ int vd_cmd_box(int argc, char **argv)
         ret = write_meta(meta, &res);
         goto out;
     }
-    if ((rc = vd_box_acquire(sb, 0, -1, &box, &eb)) < 0 || (dir && (rc = vd_box_copy_dir(box, dir, &eb)) < 0)) {
+    if ((rc = vd_box_acquire(sb, 0, -1, &box, &eb)) < 0 ||
+        (dir && (rc = vd_box_copy_dir(box, dir, &eb)) < 0)) {
         res.status = VD_RUN_IE;
         res.mode = vd_sandbox_get_mode(sb);
         snprintf(res.message, sizeof(res.message), "%s", eb.msg[0] ? eb.msg : vd_strerror(rc));

@@ -29,7 +29,8 @@
 
 #include "sandbox-int.h"
 
-#define RESOLVE_BOX (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define RESOLVE_BOX \
+    (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 #define COPY_MAX_DEPTH 32
 
 int vd__box_openat(int box_fd, const char *name, int flags, unsigned mode)

@@ -115,7 +115,8 @@ static int read_key(int fd, const char *key, uint64_t *out)
     int rc = read_small(fd, buf, sizeof(buf));
     if (rc < 0)
         return rc;
-    for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    for (char *line = buf; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
         if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
             *out = strtoull(line + klen + 1, NULL, 10);
             return 0;
@@ -159,7 +160,8 @@ static int has_word(const char *list, const char *w)
 {
     size_t n = strlen(w);
     for (const char *p = list; (p = strstr(p, w)) != NULL; p += n)
-        if ((p == list || isspace((unsigned char)p[-1])) && (p[n] == '\0' || isspace((unsigned char)p[n])))
+        if ((p == list || isspace((unsigned char)p[-1])) &&
+            (p[n] == '\0' || isspace((unsigned char)p[n])))
             return 1;
     return 0;
 }
@@ -228,7 +230,8 @@ static int detect_v2(const char *root, int explicit_mode, struct vd__cg *cg, str
     if ((rc = read_file(parent, avail, sizeof(avail))) < 0)
         return vd_errf(eb, rc, "reading %s: %s", parent, strerror(-rc));
     if (!explicit_mode && !(has_word(avail, "memory") && has_word(avail, "pids")))
-        return vd_errf(eb, VD_ENOCGROUP, "the cgroup2 hierarchy at %s offers no memory and pids controllers",
+        return vd_errf(eb, VD_ENOCGROUP,
+                       "the cgroup2 hierarchy at %s offers no memory and pids controllers",
                        cg->v2_base);
     cg->mode = VD_SANDBOX_CGROUP2;
     return 0;
@@ -247,7 +250,8 @@ static int detect_v1(const char *root, struct vd__cg *cg, struct vd_errbuf *eb)
         } else {
             if ((rc = own_cgroup(v1_ctl[i], own, sizeof(own))) < 0)
                 return vd_errf(eb, rc, "cannot find our own %s cgroup", v1_ctl[i]);
-            pathf(cg->v1_base[i], sizeof(cg->v1_base[i]), "/sys/fs/cgroup/%s%s/verdict", v1_ctl[i], own);
+            pathf(cg->v1_base[i], sizeof(cg->v1_base[i]), "/sys/fs/cgroup/%s%s/verdict", v1_ctl[i],
+                  own);
         }
         if (mkdir(cg->v1_base[i], 0755) < 0 && errno != EEXIST)
             return vd_errf(eb, -errno, "mkdir %s: %s", cg->v1_base[i], strerror(errno));
@@ -256,7 +260,8 @@ static int detect_v1(const char *root, struct vd__cg *cg, struct vd_errbuf *eb)
     return 0;
 }
 
-int vd__cg_detect(enum vd_sandbox_mode want, const char *root, struct vd__cg *cg, struct vd_errbuf *eb)
+int vd__cg_detect(enum vd_sandbox_mode want, const char *root, struct vd__cg *cg,
+                  struct vd_errbuf *eb)
 {
     struct vd_errbuf e2;
     int rc;
@@ -303,7 +308,8 @@ static void kill_leftovers(const char *dir)
     }
 }
 
-int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *s, struct vd_errbuf *eb)
+int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *s,
+                     struct vd_errbuf *eb)
 {
     int rc = 0;
     const int RW = O_RDWR;
@@ -334,7 +340,8 @@ int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *
             (rc = open_in(d, "memory.current", O_RDONLY, 1, &s->mem_cur_fd)) < 0 ||
             (rc = open_in(d, "memory.events", O_RDONLY, 1, &s->mem_events_fd)) < 0 ||
             (rc = open_in(d, "pids.max", RW, 1, &s->pids_max_fd)) < 0) {
-            rc = vd_errf(eb, rc ? rc : -errno, "opening the files of %s: %s", d, strerror(rc ? -rc : errno));
+            rc = vd_errf(eb, rc ? rc : -errno, "opening the files of %s: %s", d,
+                         strerror(rc ? -rc : errno));
             goto out;
         }
         return 0;
@@ -370,9 +377,9 @@ out:
 
 void vd__cg_slot_close(struct vd__cg_slot *s)
 {
-    int *fds[] = {&s->dir_fd,      &s->mem_max_fd, &s->memsw_max_fd, &s->mem_peak_fd,
-                  &s->mem_cur_fd,  &s->mem_events_fd, &s->cpu_fd,   &s->pids_max_fd,
-                  &s->kill_fd,     &s->procs_fd[0], &s->procs_fd[1], &s->procs_fd[2]};
+    int *fds[] = {&s->dir_fd,     &s->mem_max_fd,    &s->memsw_max_fd, &s->mem_peak_fd,
+                  &s->mem_cur_fd, &s->mem_events_fd, &s->cpu_fd,       &s->pids_max_fd,
+                  &s->kill_fd,    &s->procs_fd[0],   &s->procs_fd[1],  &s->procs_fd[2]};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -432,7 +439,8 @@ int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struc
             return vd_errf(eb, rc, "setting the memory limit: %s", strerror(-rc));
         /* Peak since now. v2 needs 6.12+; older kernels report the peak
          * since the slot was made, which is still an upper bound. */
-        s->peak_resettable = write_fd(s->mem_peak_fd, s->mode == VD_SANDBOX_CGROUP2 ? "reset" : "0") == 0;
+        s->peak_resettable =
+            write_fd(s->mem_peak_fd, s->mode == VD_SANDBOX_CGROUP2 ? "reset" : "0") == 0;
         if ((rc = read_u64(s->mem_cur_fd, &s->mem_base)) < 0)
             return vd_errf(eb, rc, "reading memory usage: %s", strerror(-rc));
         if ((rc = oom_count(s, &s->oom_base)) < 0)

@@ -31,19 +31,26 @@
 /* Used when the configuration names no binds. On a merged-/usr system /bin,
  * /lib, /lib64 and /sbin are symlinks and become the same symlinks. */
 static const char *const default_binds[] = {
-    "/usr", "/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin",
-    "/etc/alternatives",      /* Debian's links to java, javac, ... */
-    "/etc/ld.so.cache",       /* fast library lookup */
-    "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-    "/etc/java-17-openjdk",   /* the JDK's config files are links into /etc */
+    "/usr",
+    "/bin",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/libx32",
+    "/sbin",
+    "/etc/alternatives", /* Debian's links to java, javac, ... */
+    "/etc/ld.so.cache",  /* fast library lookup */
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/java-17-openjdk", /* the JDK's config files are links into /etc */
     "/etc/localtime",
     NULL,
 };
 
 /* /proc files that describe the whole host rather than the box. */
 static const char *const proc_masked[] = {
-    "kcore", "key-users", "keys", "timer_list", "sched_debug", "sysrq-trigger",
-    "latency_stats", "kallsyms", "kpagecount", "kpageflags", "vmallocinfo", "slabinfo",
+    "kcore",         "key-users", "keys",       "timer_list", "sched_debug", "sysrq-trigger",
+    "latency_stats", "kallsyms",  "kpagecount", "kpageflags", "vmallocinfo", "slabinfo",
 };
 
 static int fail(char *what, size_t n, const char *step, const char *path)
@@ -144,7 +151,8 @@ static int bind_one(const char *root, const char *src, const char *dst, char *wh
         return fail(what, n, "bind", src);
     /* Read-only: writing outside /box (class 9). nosuid: setuid binaries
      * (class 16). nodev: device nodes in a bound tree. */
-    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+        0)
         return fail(what, n, "remount ro", dst);
     return 0;
 }
@@ -191,8 +199,7 @@ static int build_dev(const char *root, char *what, size_t n)
             return fail(what, n, "mknod", devs[i].name);
     }
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-        if (join3(p, sizeof(p), dev, "/", links[i].name) < 0 ||
-            symlink(links[i].target, p) < 0)
+        if (join3(p, sizeof(p), dev, "/", links[i].name) < 0 || symlink(links[i].target, p) < 0)
             return fail(what, n, "symlink", links[i].name);
     }
     if (join(p, sizeof(p), dev, "/shm") < 0 || mkdir(p, 0755) < 0)

@@ -54,10 +54,8 @@ ssize_t vd__msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds)
         char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     int want = nfds ? *nfds : 0, got = 0;
     ssize_t k;
 

@@ -90,15 +90,14 @@ void vd_run_result_free(struct vd_run_result *r)
 
 int vd_run_result_json(const struct vd_run_result *r, struct vd_buf *out)
 {
-    json_t *o = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:b, s:b, s:b, s:s}",
-                          "status", vd_run_status_name(r->status), "exit_code", r->exit_code,
-                          "signal", r->signal, "cpu_ms", (json_int_t)((r->cpu_us + 500) / 1000),
-                          "wall_ms", (json_int_t)((r->wall_us + 500) / 1000), "cpu_us",
-                          (json_int_t)r->cpu_us, "wall_us", (json_int_t)r->wall_us, "memory_kb",
-                          (json_int_t)r->memory_kb, "mode", vd_sandbox_mode_name(r->mode),
-                          "memory_source", r->memory_source ? r->memory_source : "none",
-                          "oom_killed", r->oom_killed, "output_truncated", r->output_truncated,
-                          "cancelled", r->cancelled, "message", r->message);
+    json_t *o = json_pack(
+        "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:b, s:b, s:b, s:s}", "status",
+        vd_run_status_name(r->status), "exit_code", r->exit_code, "signal", r->signal, "cpu_ms",
+        (json_int_t)((r->cpu_us + 500) / 1000), "wall_ms", (json_int_t)((r->wall_us + 500) / 1000),
+        "cpu_us", (json_int_t)r->cpu_us, "wall_us", (json_int_t)r->wall_us, "memory_kb",
+        (json_int_t)r->memory_kb, "mode", vd_sandbox_mode_name(r->mode), "memory_source",
+        r->memory_source ? r->memory_source : "none", "oom_killed", r->oom_killed,
+        "output_truncated", r->output_truncated, "cancelled", r->cancelled, "message", r->message);
     if (!o)
         return -ENOMEM;
     /* The message is capped at 255 bytes, so the record always fits. */

@@ -30,13 +30,13 @@
 #define VD__MSG_MAX (128 * 1024) /* argv + envp + cwd of one run */
 
 enum vd__msg_type {
-    VD__MSG_READY = 1, /* init -> sup: root built; fd: /box */
-    VD__MSG_RESET = 2, /* sup -> init: fresh /box /tmp /dev/shm */
+    VD__MSG_READY = 1,    /* init -> sup: root built; fd: /box */
+    VD__MSG_RESET = 2,    /* sup -> init: fresh /box /tmp /dev/shm */
     VD__MSG_RESET_OK = 3, /* init -> sup; fd: /box */
-    VD__MSG_RUN = 4,   /* sup -> init; fds: stdin, stdout, stderr */
-    VD__MSG_KILL = 5,  /* sup -> init: kill the run's processes now */
-    VD__MSG_DONE = 6,  /* init -> sup: run over, everything reaped */
-    VD__MSG_FAIL = 7,  /* init -> sup: the box itself failed */
+    VD__MSG_RUN = 4,      /* sup -> init; fds: stdin, stdout, stderr */
+    VD__MSG_KILL = 5,     /* sup -> init: kill the run's processes now */
+    VD__MSG_DONE = 6,     /* init -> sup: run over, everything reaped */
+    VD__MSG_FAIL = 7,     /* init -> sup: the box itself failed */
 };
 
 /* Where the program's own set-up failed, reported through the error pipe. */
@@ -62,10 +62,10 @@ struct vd__msg_hdr {
 /* The rlimits the program gets; computed by the supervisor from the run's
  * limits and the mode, applied by the program before exec. */
 struct vd__rlimits {
-    uint64_t cpu_s;   /* 0 = unlimited */
-    uint64_t as;      /* bytes, 0 = unlimited */
-    uint64_t fsize;   /* bytes, 0 = unlimited */
-    uint64_t stack;   /* bytes, 0 = unlimited */
+    uint64_t cpu_s; /* 0 = unlimited */
+    uint64_t as;    /* bytes, 0 = unlimited */
+    uint64_t fsize; /* bytes, 0 = unlimited */
+    uint64_t stack; /* bytes, 0 = unlimited */
     uint64_t nofile;
     uint64_t nproc;
 };
@@ -73,7 +73,7 @@ struct vd__rlimits {
 struct vd__msg_run {
     struct vd__msg_hdr h;
     struct vd__rlimits rl;
-    uint32_t flags;  /* VD_RUN_* */
+    uint32_t flags; /* VD_RUN_* */
     uint32_t argc;
     uint32_t envc;
     uint32_t reserved;
@@ -82,11 +82,11 @@ struct vd__msg_run {
 
 struct vd__msg_done {
     struct vd__msg_hdr h;
-    int32_t stage;    /* VD__STAGE_NONE when exec succeeded */
-    int32_t err;      /* errno of the failed stage */
-    int32_t status;   /* wait status of the main process */
-    int32_t killed;   /* the init killed the run on a KILL message */
-    uint64_t cpu_us;  /* rusage of every reaped process of the run */
+    int32_t stage;   /* VD__STAGE_NONE when exec succeeded */
+    int32_t err;     /* errno of the failed stage */
+    int32_t status;  /* wait status of the main process */
+    int32_t killed;  /* the init killed the run on a KILL message */
+    uint64_t cpu_us; /* rusage of every reaped process of the run */
     uint64_t maxrss_kb;
     uint64_t wall_us; /* fork to the end of the main process */
 };
@@ -106,13 +106,13 @@ ssize_t vd__msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
 
 struct vd__cg {
     enum vd_sandbox_mode mode;
-    char v2_base[1024];     /* cgroup2: directory holding the slots */
-    char v1_base[3][1024];  /* cgroup1: memory, cpuacct, pids parents */
+    char v2_base[1024];    /* cgroup2: directory holding the slots */
+    char v1_base[3][1024]; /* cgroup1: memory, cpuacct, pids parents */
 };
 
 struct vd__cg_slot {
     enum vd_sandbox_mode mode;
-    char path[3][1100];  /* v2: [0] only; v1: memory, cpuacct, pids */
+    char path[3][1100]; /* v2: [0] only; v1: memory, cpuacct, pids */
     int dir_fd;         /* v2: for CLONE_INTO_CGROUP */
     int procs_fd[3];    /* v1: cgroup.procs per controller, for "0" */
     int mem_max_fd;     /* v2 memory.max / v1 memory.limit_in_bytes */
@@ -122,7 +122,7 @@ struct vd__cg_slot {
     int mem_events_fd;  /* v2 memory.events / v1 memory.oom_control */
     int cpu_fd;         /* v2 cpu.stat / v1 cpuacct.usage */
     int pids_max_fd;
-    int kill_fd;        /* v2 cgroup.kill, -1 when absent */
+    int kill_fd; /* v2 cgroup.kill, -1 when absent */
     /* Per-run baselines. */
     uint64_t cpu_base_us;
     uint64_t mem_base;
@@ -136,20 +136,19 @@ int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *
                      struct vd_errbuf *eb) VD_MUST_CHECK;
 void vd__cg_slot_close(struct vd__cg_slot *s);
 /* Sets the run's limits and takes the baselines. */
-int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l,
-                 struct vd_errbuf *eb) VD_MUST_CHECK;
+int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struct vd_errbuf *eb)
+    VD_MUST_CHECK;
 /* CPU of the run so far, in microseconds. */
 int vd__cg_cpu_us(struct vd__cg_slot *s, uint64_t *out) VD_MUST_CHECK;
 /* After the run: CPU, peak memory, whether the OOM killer struck. */
-int vd__cg_end(struct vd__cg_slot *s, uint64_t *cpu_us, uint64_t *mem_kb, int *oom)
-    VD_MUST_CHECK;
+int vd__cg_end(struct vd__cg_slot *s, uint64_t *cpu_us, uint64_t *mem_kb, int *oom) VD_MUST_CHECK;
 /* Kills every process of the slot's cgroup (v2 cgroup.kill); -ENOTSUP on v1. */
 int vd__cg_kill(struct vd__cg_slot *s);
 
 /* ---- seccomp (seccomp.c) ------------------------------------------------- */
 
 struct vd__filter {
-    struct sock_fprog prog;  /* heap, built once at open */
+    struct sock_fprog prog; /* heap, built once at open */
 };
 int vd__seccomp_build(int allow_locks, struct vd__filter *f, struct vd_errbuf *eb) VD_MUST_CHECK;
 void vd__seccomp_free(struct vd__filter *f);
@@ -160,19 +159,19 @@ void vd__seccomp_free(struct vd__filter *f);
 struct vd__box_params {
     unsigned uid, gid;
     const struct vd_sandbox_config *cfg;
-    const char *root_dir;     /* empty host dir, the new root's mount point */
-    int net_fd;               /* the slot's network namespace */
+    const char *root_dir; /* empty host dir, the new root's mount point */
+    int net_fd;           /* the slot's network namespace */
     const struct vd__cg_slot *cg;
     const struct vd__filter *filter;       /* default */
     const struct vd__filter *filter_locks; /* VD_RUN_ALLOW_LOCKS */
-    int cap_last;             /* /proc/sys/kernel/cap_last_cap */
+    int cap_last;                          /* /proc/sys/kernel/cap_last_cap */
 };
 
 /* Creates a box init. On success *sock is the supervisor's end of the
  * control socket, *pidfd a pidfd of the init, *pid its host pid, and *box_fd
  * an O_PATH fd of the box's /box. */
-int vd__init_spawn(const struct vd__box_params *p, int *sock, int *pidfd, pid_t *pid,
-                   int *box_fd, struct vd_errbuf *eb) VD_MUST_CHECK;
+int vd__init_spawn(const struct vd__box_params *p, int *sock, int *pidfd, pid_t *pid, int *box_fd,
+                   struct vd_errbuf *eb) VD_MUST_CHECK;
 
 /* Inside the init (mounts.c): builds the root and pivots into it; returns 0
  * or -errno with what[] naming the step. No heap. */
@@ -208,8 +207,8 @@ struct vd_box {
     int fresh;
     int sock, pidfd, box_fd; /* the slot's, or the fresh init's */
     pid_t pid;
-    int cancel_fd;           /* eventfd; vd_box_cancel() writes it */
-    int broken;              /* the init failed: replace it at release */
+    int cancel_fd; /* eventfd; vd_box_cancel() writes it */
+    int broken;    /* the init failed: replace it at release */
 };
 
 /* ---- files in /box (boxfs.c) ---------------------------------------------- */

@@ -172,8 +172,9 @@ static int slot_open(struct vd_sandbox *sb, int i, struct vd_errbuf *eb)
     /* A uid somebody owns would let the box touch their files, and let
      * them signal or trace the box. */
     if ((pw = getpwuid(s->uid)) != NULL)
-        return vd_errf(eb, VD_EINVAL, "uid %u belongs to the account \"%s\": choose another first_uid",
-                       s->uid, pw->pw_name);
+        return vd_errf(eb, VD_EINVAL,
+                       "uid %u belongs to the account \"%s\": choose another first_uid", s->uid,
+                       pw->pw_name);
     snprintf(path, sizeof(path), "%s/slot-%u.lock", sb->run_dir, s->uid);
     s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (s->lock_fd < 0)
@@ -221,8 +222,8 @@ static int check_run_dir(const char *dir, struct vd_errbuf *eb)
     if (lstat(dir, &st) < 0)
         return vd_errf(eb, -errno, "stat %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
-        return vd_errf(eb, VD_EUNSAFE, "%s must be a directory owned by root and writable by no one else",
-                       dir);
+        return vd_errf(eb, VD_EUNSAFE,
+                       "%s must be a directory owned by root and writable by no one else", dir);
     return 0;
 }
 
@@ -250,7 +251,8 @@ static void free_list(char **l)
     vd_free(l);
 }
 
-int vd_sandbox_open(const struct vd_sandbox_config *cfg, struct vd_sandbox **out, struct vd_errbuf *eb)
+int vd_sandbox_open(const struct vd_sandbox_config *cfg, struct vd_sandbox **out,
+                    struct vd_errbuf *eb)
 {
     struct vd_sandbox *sb = NULL;
     int rc = 0;
@@ -260,9 +262,11 @@ int vd_sandbox_open(const struct vd_sandbox_config *cfg, struct vd_sandbox **out
         return vd_errf(eb, -EPERM, "the sandbox needs root (namespaces, cgroups, uid switches)");
     if (cfg->slots < 1 || cfg->slots > VD_SANDBOX_MAX_SLOTS)
         return vd_errf(eb, VD_EINVAL, "slots must be 1..%d", VD_SANDBOX_MAX_SLOTS);
-    if (cfg->first_uid == 0 || cfg->first_gid == 0 || cfg->first_uid > 0xfffffff0u - (unsigned)cfg->slots ||
+    if (cfg->first_uid == 0 || cfg->first_gid == 0 ||
+        cfg->first_uid > 0xfffffff0u - (unsigned)cfg->slots ||
         cfg->first_gid > 0xfffffff0u - (unsigned)cfg->slots)
-        return vd_errf(eb, VD_EINVAL, "first_uid and first_gid must be non-zero and leave room for the slots");
+        return vd_errf(eb, VD_EINVAL,
+                       "first_uid and first_gid must be non-zero and leave room for the slots");
     if (!cfg->box_size_kb || !cfg->box_inodes || !cfg->tmp_size_kb || !cfg->tmp_inodes)
         return vd_errf(eb, VD_EINVAL, "tmpfs sizes and inode counts must be non-zero");
 
@@ -296,8 +300,9 @@ int vd_sandbox_open(const struct vd_sandbox_config *cfg, struct vd_sandbox **out
     if ((rc = vd__cg_detect(cfg->mode, sb->cgroup_root, &sb->cg, eb)) < 0)
         goto out;
     if (sb->cg.mode == VD_SANDBOX_NONE && cfg->require_cgroup) {
-        rc = vd_errf(eb, VD_ENOCGROUP,
-                     "cgroups are required (require_cgroup) but neither cgroup2 nor cgroup1 is usable here");
+        rc = vd_errf(
+            eb, VD_ENOCGROUP,
+            "cgroups are required (require_cgroup) but neither cgroup2 nor cgroup1 is usable here");
         goto out;
     }
     if ((rc = vd__seccomp_build(0, &sb->filter, eb)) < 0 ||
@@ -484,15 +489,21 @@ void vd_box_cancel(struct vd_box *box)
 
 /* ---- one run --------------------------------------------------------------- */
 
-enum kill_reason { KILL_NONE = 0, KILL_CPU, KILL_WALL, KILL_OUTPUT, KILL_CANCEL };
+enum kill_reason {
+    KILL_NONE = 0,
+    KILL_CPU,
+    KILL_WALL,
+    KILL_OUTPUT,
+    KILL_CANCEL
+};
 
 struct run_state {
     struct vd_box *box;
     const struct vd_run_spec *spec;
     struct vd_run_result *res;
     enum kill_reason reason;
-    uint64_t cap;                /* bytes per stream */
-    uint64_t written[2];         /* bytes copied to a sink fd */
+    uint64_t cap;        /* bytes per stream */
+    uint64_t written[2]; /* bytes copied to a sink fd */
 };
 
 static void kill_run(struct run_state *st, enum kill_reason why)
@@ -550,7 +561,8 @@ static int pump(struct run_state *st, int i, int fd)
     }
 }
 
-static int build_run_msg(const struct vd_run_spec *spec, const struct vd__rlimits *rl, struct vd_buf *m)
+static int build_run_msg(const struct vd_run_spec *spec, const struct vd__rlimits *rl,
+                         struct vd_buf *m)
 {
     struct vd__msg_run r;
     const char *const *envp = spec->envp ? spec->envp : vd_sandbox_default_env;
@@ -581,8 +593,8 @@ static int build_run_msg(const struct vd_run_spec *spec, const struct vd__rlimit
 
 static const char *stage_name(int stage)
 {
-    static const char *const names[] = {"none",   "cgroup attach", "ipc namespace", "fds",
-                                        "chdir",  "rlimits",       "capabilities",  "credentials",
+    static const char *const names[] = {"none",    "cgroup attach", "ipc namespace", "fds",
+                                        "chdir",   "rlimits",       "capabilities",  "credentials",
                                         "seccomp", "exec",          "fork"};
     return stage >= 0 && (size_t)stage < sizeof(names) / sizeof(names[0]) ? names[stage] : "?";
 }
@@ -605,8 +617,8 @@ static void decide(struct run_state *st, const struct vd__msg_done *d, uint64_t 
     if (d->stage != VD__STAGE_NONE) {
         int e = d->err;
         if (d->stage == VD__STAGE_EXEC &&
-            (e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR || e == ELOOP || e == ETXTBSY ||
-             e == ENAMETOOLONG || e == E2BIG)) {
+            (e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR || e == ELOOP ||
+             e == ETXTBSY || e == ENAMETOOLONG || e == E2BIG)) {
             /* The program could not start: its problem, not the box's. */
             r->status = VD_RUN_RE;
             snprintf(r->message, sizeof(r->message), "cannot execute %s: %s", st->spec->argv[0],
@@ -627,8 +639,8 @@ static void decide(struct run_state *st, const struct vd__msg_done *d, uint64_t 
                (sig == SIGXCPU)) {
         r->status = VD_RUN_TLE;
         snprintf(r->message, sizeof(r->message), "CPU time limit of %u ms exceeded", l->cpu_ms);
-    } else if (st->reason == KILL_WALL ||
-               (l->wall_ms && d->wall_us > (uint64_t)l->wall_ms * 1000 && st->reason != KILL_OUTPUT)) {
+    } else if (st->reason == KILL_WALL || (l->wall_ms && d->wall_us > (uint64_t)l->wall_ms * 1000 &&
+                                           st->reason != KILL_OUTPUT)) {
         r->status = VD_RUN_TLE;
         snprintf(r->message, sizeof(r->message), "wall time limit of %u ms exceeded", l->wall_ms);
     } else if (st->reason == KILL_OUTPUT) {
@@ -788,7 +800,8 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
             }
             box->broken = 1;
             if (k >= (ssize_t)sizeof(reply.f) && reply.f.h.type == VD__MSG_FAIL)
-                snprintf(eb.msg, sizeof(eb.msg), "box: %s: %s", reply.f.what, strerror(reply.f.err));
+                snprintf(eb.msg, sizeof(eb.msg), "box: %s: %s", reply.f.what,
+                         strerror(reply.f.err));
             internal_error(res, k < 0 ? (int)k : VD_EPROTO, eb.msg[0] ? eb.msg : "box init");
             goto out;
         }
@@ -805,7 +818,8 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
                 kill_run(&st, KILL_CPU);
             } else {
                 /* CPU can accrue ncpu times faster than wall time. */
-                uint64_t left = (uint64_t)l->cpu_ms * 1000 - cpu_us, step = left / (uint64_t)sb->ncpu;
+                uint64_t left = (uint64_t)l->cpu_ms * 1000 - cpu_us,
+                         step = left / (uint64_t)sb->ncpu;
                 step = step < 1000 ? 1000 : step > 50000 ? 50000 : step;
                 next_cpu = now + step;
             }

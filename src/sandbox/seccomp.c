@@ -36,29 +36,72 @@
 /* Denied with EPERM: each line names what it blocks. */
 static const char *const deny_eperm[] = {
     /* Re-arranging the filesystem view or entering other namespaces. */
-    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "fsopen",
-    "fsmount", "fsconfig", "fspick", "open_tree", "mount_setattr",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "move_mount",
+    "fsopen",
+    "fsmount",
+    "fsconfig",
+    "fspick",
+    "open_tree",
+    "mount_setattr",
     /* Reading or steering other processes (ptrace, their memory, fds). */
-    "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp", "pidfd_getfd",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "kcmp",
+    "pidfd_getfd",
     /* Keyrings are not namespaced: a cross-box channel and a leak. */
-    "keyctl", "add_key", "request_key",
+    "keyctl",
+    "add_key",
+    "request_key",
     /* Large kernel attack surface an unprivileged process still reaches. */
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-    "io_uring_register", "modify_ldt", "lookup_dcookie",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "modify_ldt",
+    "lookup_dcookie",
     /* Whole-machine operations (need capabilities; denied for clarity). */
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
-    "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "clock_settime", "clock_adjtime",
-    "settimeofday", "adjtimex", "syslog", "vhangup", "iopl", "ioperm", "sethostname",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "clock_settime",
+    "clock_adjtime",
+    "settimeofday",
+    "adjtimex",
+    "syslog",
+    "vhangup",
+    "iopl",
+    "ioperm",
+    "sethostname",
     "setdomainname",
     /* File handles bypass path permission checks; fanotify watches mounts. */
-    "open_by_handle_at", "name_to_handle_at", "fanotify_init",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "fanotify_init",
 };
 
 /* clone() flags that create namespaces: user namespaces in particular are
  * open to unprivileged processes and expose much of the kernel. */
 static const unsigned long ns_flags[] = {
-    CLONE_NEWNS,  CLONE_NEWUSER,   CLONE_NEWPID, CLONE_NEWNET,
-    CLONE_NEWIPC, CLONE_NEWUTS,    CLONE_NEWCGROUP,
+    CLONE_NEWNS,   CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET,
+    CLONE_NEWIPC,  CLONE_NEWUTS,  CLONE_NEWCGROUP,
 #ifdef CLONE_NEWTIME
     CLONE_NEWTIME,
 #endif
@@ -67,6 +110,14 @@ static const unsigned long ns_flags[] = {
 /* fcntl commands that take or watch a lock: on a shared read-only inode
  * (anything under /usr) a lock is visible to every box at once. */
 static const int lock_cmds[] = {F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE, F_NOTIFY};
+
+/* One argument comparison, every field set (the SCMP_A* macros leave
+ * datum_b to the compiler, which clang warns about). */
+static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+    struct scmp_arg_cmp c = {.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+    return c;
+}
 
 static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
                const struct scmp_arg_cmp *args)
@@ -106,7 +157,7 @@ int vd__seccomp_build(int allow_locks, struct vd__filter *f, struct vd_errbuf *e
             goto fail;
     }
     for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]); i++) {
-        a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]);
+        a = cmp(0, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]);
         rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &a);
         if (rc < 0)
             goto fail;
@@ -119,23 +170,23 @@ int vd__seccomp_build(int allow_locks, struct vd__filter *f, struct vd_errbuf *e
         goto fail;
     /* Only unix sockets: the netns is empty anyway; this is the second wall
      * (AF_VSOCK, AF_NETLINK, raw packet sockets reach host-wide objects). */
-    a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+    a = cmp(0, SCMP_CMP_NE, AF_UNIX, 0);
     if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "socket", 1, &a)) < 0 ||
         (rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "socketpair", 1, &a)) < 0)
         goto fail;
     /* Typing into a terminal's input queue (TIOCSTI) and console control
      * (TIOCLINUX); there is no tty in a box, this covers inherited ones. */
-    a = (struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI);
+    a = cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI);
     if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &a)) < 0)
         goto fail;
-    a = (struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX);
+    a = cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX);
     if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &a)) < 0)
         goto fail;
     if (!allow_locks) {
         if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "flock", 0, NULL)) < 0)
             goto fail;
         for (size_t i = 0; i < sizeof(lock_cmds) / sizeof(lock_cmds[0]); i++) {
-            a = (struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)lock_cmds[i]);
+            a = cmp(1, SCMP_CMP_EQ, (scmp_datum_t)lock_cmds[i], 0);
             if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "fcntl", 1, &a)) < 0)
                 goto fail;
         }

@@ -16,22 +16,23 @@
 #define SBTEST_FIRST_UID 61000u
 
 /* Opens a pool of n slots, or skips when not root. */
-#define SBTEST_OPEN(sb, n)                                                     \
-    do {                                                                       \
-        struct vd_sandbox_config c_;                                           \
-        struct vd_errbuf e_ = {""};                                            \
-        if (geteuid() != 0)                                                    \
-            RETURN_SKIP("needs root (namespaces, cgroups)");                   \
-        vd_sandbox_config_defaults(&c_);                                       \
-        c_.slots = (n);                                                        \
-        c_.first_uid = c_.first_gid = SBTEST_FIRST_UID;                        \
-        int rc_ = vd_sandbox_open(&c_, &(sb), &e_);                            \
-        if (rc_ < 0)                                                           \
-            FAIL("vd_sandbox_open: %s: %s", vd_errname(rc_), e_.msg);          \
+#define SBTEST_OPEN(sb, n)                                            \
+    do {                                                              \
+        struct vd_sandbox_config c_;                                  \
+        struct vd_errbuf e_ = {""};                                   \
+        if (geteuid() != 0)                                           \
+            RETURN_SKIP("needs root (namespaces, cgroups)");          \
+        vd_sandbox_config_defaults(&c_);                              \
+        c_.slots = (n);                                               \
+        c_.first_uid = c_.first_gid = SBTEST_FIRST_UID;               \
+        int rc_ = vd_sandbox_open(&c_, &(sb), &e_);                   \
+        if (rc_ < 0)                                                  \
+            FAIL("vd_sandbox_open: %s: %s", vd_errname(rc_), e_.msg); \
     } while (0)
 
 /* Runs argv (NULL-terminated list of strings) in box with default limits. */
-static inline void sbtest_run(struct vd_box *box, const char *const *argv, struct vd_run_result *res)
+static inline void sbtest_run(struct vd_box *box, const char *const *argv,
+                              struct vd_run_result *res)
 {
     struct vd_run_spec spec;
     vd_run_spec_init(&spec);

@@ -153,7 +153,9 @@ TEST_IMPL(boxfs_copy_dir)
     ASSERT_OK(vd_box_acquire(sb, 0, -1, &box, &eb));
     ASSERT_OK(vd_box_copy_dir(box, dir, &eb));
     vd_run_result_init(&res);
-    sbtest_run(box, (const char *const[]){"sh", "-c", "cat sub/a.txt link; stat -c %a sub/a.txt; readlink link", NULL},
+    sbtest_run(box,
+               (const char *const[]){
+                   "sh", "-c", "cat sub/a.txt link; stat -c %a sub/a.txt; readlink link", NULL},
                &res);
     ASSERT_STR_EQ(vd_buf_str(&res.out), "A\nA\n640\nsub/a.txt\n");
     vd_run_result_free(&res);

@@ -134,7 +134,8 @@ TEST_IMPL(sandbox_limits_give_verdicts)
 
     /* exec: the writer itself must be the main process, whose death by
      * SIGXFSZ the record reports. */
-    spec.argv = (const char *const[]){"sh", "-c", "exec head -c 1000000 /dev/zero > /box/big", NULL};
+    spec.argv =
+        (const char *const[]){"sh", "-c", "exec head -c 1000000 /dev/zero > /box/big", NULL};
     spec.limits.output_kb = 64;
     spec.limits.fsize_kb = 100;
     ASSERT_OK(vd_box_run(box, &spec, &res));
@@ -158,8 +159,10 @@ TEST_IMPL(sandbox_release_wipes_the_box)
     ASSERT_OK(vd_box_acquire(sb, 0, -1, &box, &eb));
     vd_run_result_init(&res);
     ASSERT_OK(vd_box_put_file(box, "a.txt", "x", 1, 0644, &eb));
-    sbtest_run(box, (const char *const[]){"sh", "-c", "echo t > /tmp/t; echo s > /dev/shm/s; cat a.txt", NULL},
-               &res);
+    sbtest_run(
+        box,
+        (const char *const[]){"sh", "-c", "echo t > /tmp/t; echo s > /dev/shm/s; cat a.txt", NULL},
+        &res);
     ASSERT_STR_EQ(vd_buf_str(&res.out), "x");
     vd_box_release(box);
 
@@ -294,7 +297,9 @@ TEST_IMPL(sandbox_daemons_die_with_the_run)
     SBTEST_OPEN(sb, 1);
     ASSERT_OK(vd_box_acquire(sb, 0, -1, &box, &eb));
     vd_run_result_init(&res);
-    sbtest_run(box, (const char *const[]){"sh", "-c", "(setsid sleep 100 &) ; sleep 100 & exit 0", NULL}, &res);
+    sbtest_run(box,
+               (const char *const[]){"sh", "-c", "(setsid sleep 100 &) ; sleep 100 & exit 0", NULL},
+               &res);
     ASSERT_STR_EQ(vd_run_status_name(res.status), "OK");
     ASSERT_LT(res.wall_us, 2000000);
     ASSERT_EQ(count_uid(SBTEST_FIRST_UID), 0);
@@ -314,7 +319,9 @@ TEST_IMPL(sandbox_environment_is_clean)
     SBTEST_OPEN(sb, 1);
     ASSERT_OK(vd_box_acquire(sb, 0, -1, &box, &eb));
     vd_run_result_init(&res);
-    sbtest_run(box, (const char *const[]){"sh", "-c", "env | sort; cat /proc/*/environ 2>/dev/null", NULL}, &res);
+    sbtest_run(
+        box, (const char *const[]){"sh", "-c", "env | sort; cat /proc/*/environ 2>/dev/null", NULL},
+        &res);
     ASSERT(strstr(vd_buf_str(&res.out), "s3cr3t-canary") == NULL);
     ASSERT_STR_CONTAINS(vd_buf_str(&res.out), "HOME=/box\n");
     ASSERT_STR_CONTAINS(vd_buf_str(&res.out), "PATH=/usr/local/bin:/usr/bin:/bin\n");
@@ -342,7 +349,8 @@ static void *par_run(void *p)
     struct vd_run_spec spec;
     vd_run_spec_init(&spec);
     /* Each program sees its own uid and only its own processes. */
-    spec.argv = (const char *const[]){"sh", "-c", "sleep 0.3; id -u; ls /proc | grep -c '^[0-9]'", NULL};
+    spec.argv =
+        (const char *const[]){"sh", "-c", "sleep 0.3; id -u; ls /proc | grep -c '^[0-9]'", NULL};
     if (vd_box_run(box, &spec, &res) == 0 && res.status == VD_RUN_OK) {
         snprintf(a->out, sizeof(a->out), "%s", vd_buf_str(&res.out));
         a->ok = 1;

@@ -41,7 +41,8 @@ static int probe(int allow_locks)
     int bad = 0, fd;
     if (vd__seccomp_build(allow_locks, &f, &eb) < 0)
         return 255;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &f.prog) < 0)
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &f.prog) < 0)
         return 254;
     if (!(unshare(CLONE_NEWUSER) < 0 && errno == EPERM))
         bad |= 1;

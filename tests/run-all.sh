@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# run-all.sh - run every test suite and add up their results.
+#
+# Usage: tests/run-all.sh [BUILD_DIR]     (default: build)
+#
+# Suites, in order:
+#   unit      BUILD_DIR/test-unit
+#   sandbox   tests/sandbox/run.sh BUILD_DIR/verdict   (when the script exists)
+#
+# Each suite prints its own lines and ends with a line
+# `N passed, N failed` (optionally `, N skipped`). This script streams each
+# suite's output as it comes, takes the last such line of each, prints a
+# per-suite summary, and ends with one total line in the same format, which
+# CI reads. A suite that exits non-zero, or prints no summary line, counts
+# one extra failure, so the total line never reads clean for a broken run.
+# Exits 1 when anything failed.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+build=${1:-build}
+
+summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
+total_pass=0
+total_fail=0
+total_skip=0
+bad=0
+report=()
+
+# run_suite NAME COMMAND...
+run_suite() {
+    local name=$1 out status line pass=0 fail=0 skip=0 note=""
+    shift
+    out=$(mktemp)
+    echo "=== suite $name: $*"
+    "$@" 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    line=$(grep -E "$summary_re" "$out" | tail -n 1 || true)
+    rm -f "$out"
+    if [[ $line =~ $summary_re ]]; then
+        pass=${BASH_REMATCH[1]}
+        fail=${BASH_REMATCH[2]}
+        skip=${BASH_REMATCH[4]:-0}
+    else
+        note=" (no summary line: counted as 1 failure)"
+        fail=$((fail + 1))
+    fi
+    if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then
+        note=" (exit status $status with no failure reported: counted as 1 failure)"
+        fail=1
+    fi
+    if [ "$status" -ne 0 ] || [ "$fail" -ne 0 ]; then
+        bad=1
+    fi
+    total_pass=$((total_pass + pass))
+    total_fail=$((total_fail + fail))
+    total_skip=$((total_skip + skip))
+    report+=("$(printf '%-8s %d passed, %d failed, %d skipped, exit %d%s' \
+        "$name" "$pass" "$fail" "$skip" "$status" "$note")")
+}
+
+if [ -x "$build/test-unit" ]; then
+    run_suite unit "$build/test-unit"
+else
+    report+=("unit     missing: $build/test-unit was not built (counted as 1 failure)")
+    total_fail=$((total_fail + 1))
+    bad=1
+fi
+
+if [ -f tests/sandbox/run.sh ]; then
+    if [ -x tests/sandbox/run.sh ]; then
+        run_suite sandbox tests/sandbox/run.sh "$build/verdict"
+    else
+        run_suite sandbox bash tests/sandbox/run.sh "$build/verdict"
+    fi
+else
+    report+=("sandbox  not present yet (tests/sandbox/run.sh)")
+fi
+
+echo "=== summary"
+for r in "${report[@]}"; do
+    echo "$r"
+done
+if [ "$total_skip" -gt 0 ]; then
+    echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+    echo "$total_pass passed, $total_fail failed"
+fi
+exit "$bad"

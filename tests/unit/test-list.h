@@ -1,0 +1,118 @@
+/*
+ * test-list.h - every unit test, one line each (libuv's test-list.h).
+ *
+ * To add a test:
+ *   1. In tests/unit/test_<file>.c (the file mirrors src/<module>/<file>.c;
+ *      a new file is picked up by the Makefile's wildcard), write
+ *
+ *          #include "harness.h"
+ *
+ *          TEST_IMPL(sandbox_fresh_box_is_empty)
+ *          {
+ *              ...
+ *              ASSERT_EQ(rc, 0);
+ *              return TEST_OK;
+ *          }
+ *
+ *   2. Add one line below, in the block of its file:
+ *
+ *          TEST_ENTRY(sandbox_fresh_box_is_empty)
+ *
+ *      or, when it needs longer than the default 30 seconds,
+ *
+ *          TEST_ENTRY_TIMEOUT(sandbox_fork_bomb, 120)
+ *
+ * Name tests <module>_<what it checks>, so `build/test-unit NAME` runs one
+ * and `build/test-unit --list` reads like a table of contents. Order is the
+ * run order. A test needing root, cgroup v2 or user namespaces calls
+ * RETURN_SKIP("needs root") where they are missing.
+ *
+ * This file has no include guard on purpose: runner.c includes it twice,
+ * once to declare the functions and once to build the table.
+ */
+
+/* test_harness.c: the assertion macros themselves */
+TEST_ENTRY(harness_assert_eq_prints_both_sides)
+TEST_ENTRY(harness_assert_str_eq_prints_both_sides)
+TEST_ENTRY(harness_assert_err_prints_names)
+
+/* test_err.c */
+TEST_ENTRY(err_names_ours)
+TEST_ENTRY(err_names_errno)
+TEST_ENTRY(err_unknown_and_zero)
+TEST_ENTRY(err_codes_below_errno_range)
+TEST_ENTRY(err_errf_keeps_first)
+TEST_ENTRY(err_errf_null_and_truncation)
+TEST_ENTRY(err_assert_aborts_with_message)
+
+/* test_alloc.c */
+TEST_ENTRY(alloc_fail_switch_first)
+TEST_ENTRY(alloc_fail_switch_nth_only)
+TEST_ENTRY(alloc_fail_switch_disarm)
+TEST_ENTRY(alloc_fail_switch_all_try_calls)
+TEST_ENTRY(alloc_x_ignores_switch)
+TEST_ENTRY(alloc_try_realloc_failure_keeps_block)
+TEST_ENTRY(alloc_zero_sizes_and_overflow)
+TEST_ENTRY(alloc_xstrdup_copies)
+TEST_ENTRY(alloc_x_aborts_when_out_of_memory)
+
+/* test_buf.c */
+TEST_ENTRY(buf_starts_empty)
+TEST_ENTRY(buf_add_keeps_nul)
+TEST_ENTRY(buf_cap_exact_fit)
+TEST_ENTRY(buf_cap_hit_frees)
+TEST_ENTRY(buf_alloc_bounded_by_cap)
+TEST_ENTRY(buf_printf)
+TEST_ENTRY(buf_printf_cap_hit_frees)
+TEST_ENTRY(buf_reset_keeps_memory)
+TEST_ENTRY(buf_take)
+TEST_ENTRY(buf_take_empty)
+TEST_ENTRY(buf_add_capped)
+TEST_ENTRY(buf_random_chunks)
+TEST_ENTRY(buf_random_chunks_capped)
+TEST_ENTRY(buf_enomem_frees)
+
+/* test_log.c */
+TEST_ENTRY(log_line_format)
+TEST_ENTRY(log_level_filter)
+TEST_ENTRY(log_filtered_args_not_evaluated)
+TEST_ENTRY(log_off_silences_all)
+TEST_ENTRY(log_parse_level)
+TEST_ENTRY(log_control_chars_stay_on_one_line)
+TEST_ENTRY(log_long_line_cut)
+TEST_ENTRY(log_raw)
+TEST_ENTRY(log_keeps_errno)
+
+/* test_proto.c */
+TEST_ENTRY(proto_message_with_fds)
+TEST_ENTRY(proto_extra_fds_are_closed)
+TEST_ENTRY(proto_oversize_is_an_error)
+
+/* test_record.c */
+TEST_ENTRY(record_names_round_trip)
+TEST_ENTRY(record_json_has_every_field)
+
+/* test_seccomp.c */
+TEST_ENTRY(seccomp_filters_build)
+TEST_ENTRY(seccomp_denies_and_allows)
+TEST_ENTRY(seccomp_kills_foreign_abis)
+
+/* test_sandbox.c (root: real boxes) */
+TEST_ENTRY(sandbox_run_captures_output)
+TEST_ENTRY(sandbox_stdin_from_fd)
+TEST_ENTRY(sandbox_exit_codes_and_exec_failure)
+TEST_ENTRY(sandbox_limits_give_verdicts)
+TEST_ENTRY(sandbox_release_wipes_the_box)
+TEST_ENTRY(sandbox_cancel_from_another_thread)
+TEST_ENTRY(sandbox_fresh_box)
+TEST_ENTRY(sandbox_acquire_times_out_when_full)
+TEST_ENTRY(sandbox_daemons_die_with_the_run)
+TEST_ENTRY(sandbox_environment_is_clean)
+TEST_ENTRY(sandbox_two_boxes_at_once)
+
+/* test_boxfs.c (root: real boxes) */
+TEST_ENTRY(boxfs_put_and_read_back)
+TEST_ENTRY(boxfs_refuses_planted_symlinks)
+TEST_ENTRY(boxfs_fifo_does_not_hang)
+TEST_ENTRY(boxfs_rejects_names_leaving_the_box)
+TEST_ENTRY(boxfs_copy_dir)
