@@ -167,11 +167,28 @@ static int exec_program(const char *const *argv, const char *const *envp)
 static void program_main(const struct vd__box_params *p, const struct vd__msg_run *m,
                          const char *cwd, const int *fds, int errfd)
 {
-    int stage = VD__STAGE_CGROUP, rc = 0;
+    int stage = VD__STAGE_IPC, rc = 0;
     int32_t rep[2];
 
-    /* cgroup v1: attach ourselves ("0" is the writer) before anything of
-     * the program runs, so every byte and every tick it uses is counted. */
+    /* A fresh IPC namespace per run: SysV and POSIX queues, semaphores and
+     * shared memory of an earlier run are gone (class 19). */
+    if (unshare(CLONE_NEWIPC) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    /* New session, no controlling terminal: nothing to TIOCSTI into. */
+    setsid();
+
+    stage = VD__STAGE_CWD;
+    if (chdir(cwd) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    /* cgroup v1: attach ourselves ("0" is the writer) late, so
+     * that our own set-up is not billed to the program, but while we are
+     * still root (cgroup.procs is not writable by the slot uid) and before
+     * the fds move (the cgroup fds may sit where stdio is going). */
+    stage = VD__STAGE_CGROUP;
     if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP1) {
         for (int i = 0; i < 3; i++)
             if (p->cg->procs_fd[i] >= 0 && write(p->cg->procs_fd[i], "0", 1) != 1) {
@@ -179,15 +196,6 @@ static void program_main(const struct vd__box_params *p, const struct vd__msg_ru
                 goto fail;
             }
     }
-    /* A fresh IPC namespace per run: SysV and POSIX queues, semaphores and
-     * shared memory of an earlier run are gone (class 19). */
-    stage = VD__STAGE_IPC;
-    if (unshare(CLONE_NEWIPC) < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    /* New session, no controlling terminal: nothing to TIOCSTI into. */
-    setsid();
 
     stage = VD__STAGE_FDS;
     if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0) {
@@ -205,11 +213,6 @@ static void program_main(const struct vd__box_params *p, const struct vd__msg_ru
      * close-on-exec and vanishes when exec succeeds. */
     syscall(SYS_close_range, 4u, ~0u, 0);
 
-    stage = VD__STAGE_CWD;
-    if (chdir(cwd) < 0) {
-        rc = -errno;
-        goto fail;
-    }
     if ((rc = vd__lockdown(p, &m->rl, m->flags, &stage)) < 0)
         goto fail;
     stage = VD__STAGE_EXEC;
