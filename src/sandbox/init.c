@@ -361,11 +361,13 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock)
     /* Die with the supervisor: a box must never outlive the judge. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_NAME, "vd-box-init");
-    /* A clean signal state for the program: exec keeps ignored signals
-     * ignored and keeps the mask, so a supervisor that ignores SIGPIPE
-     * must not pass that on. */
+    /* A clean signal state for the program: exec resets handlers but keeps
+     * ignored signals ignored, and keeps the mask, so a supervisor that
+     * ignores SIGPIPE must not pass that on. Handlers need nothing: the
+     * init never returns into supervisor code, and exec drops them. */
     for (int sig = 1; sig < NSIG; sig++)
-        signal(sig, SIG_DFL);
+        if (sigismember(&p->ignored, sig) == 1)
+            signal(sig, SIG_DFL);
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
 

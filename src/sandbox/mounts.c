@@ -75,17 +75,18 @@ static int join(char *dst, size_t n, const char *a, const char *b)
     return join3(dst, n, a, b, "");
 }
 
-/* mkdir -p for a path inside the new root (the root itself exists). */
-static int mkdirs(const char *path, mode_t mode)
+/* mkdir -p for a path inside the new root; the first `skip` bytes (the
+ * root itself) exist already and are not walked again. */
+static int mkdirs(const char *path, size_t skip, mode_t mode)
 {
     char buf[512];
     size_t len = strlen(path);
-    if (len >= sizeof(buf)) {
+    if (len >= sizeof(buf) || skip > len) {
         errno = ENAMETOOLONG;
         return -1;
     }
     memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; *p; p++) {
+    for (char *p = buf + (skip ? skip : 1); *p; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
@@ -98,7 +99,7 @@ static int mkdirs(const char *path, mode_t mode)
     return 0;
 }
 
-static int parent_dirs(const char *path)
+static int parent_dirs(const char *path, size_t skip)
 {
     char buf[512];
     const char *slash = strrchr(path, '/');
@@ -111,7 +112,7 @@ static int parent_dirs(const char *path)
     }
     memcpy(buf, path, len);
     buf[len] = '\0';
-    return mkdirs(buf, 0755);
+    return mkdirs(buf, skip, 0755);
 }
 
 /* A read-only, nosuid, nodev bind of src at root+dst, or the same symlink
@@ -124,7 +125,7 @@ static int bind_one(const char *root, const char *src, const char *dst, char *wh
 
     if (lstat(src, &st) < 0)
         return 0; /* not on this host: skip */
-    if (join(target, sizeof(target), root, dst) < 0 || parent_dirs(target) < 0)
+    if (join(target, sizeof(target), root, dst) < 0 || parent_dirs(target, strlen(root)) < 0)
         return fail(what, n, "prepare", dst);
     if (S_ISLNK(st.st_mode)) {
         ssize_t k = readlink(src, link, sizeof(link) - 1);
@@ -222,7 +223,10 @@ static int build_proc(const char *root, char *what, size_t n)
     for (size_t i = 0; i < sizeof(proc_masked) / sizeof(proc_masked[0]); i++) {
         if (join3(p, sizeof(p), proc, "/", proc_masked[i]) < 0)
             return fail(what, n, "path", proc_masked[i]);
-        if (access(p, F_OK) < 0)
+        /* Files only root may read stay as they are: the box uid cannot
+         * open them, and each bind costs time in every fresh box. */
+        struct stat st;
+        if (stat(p, &st) < 0 || !(st.st_mode & S_IROTH))
             continue;
         if (mount(null, p, NULL, MS_BIND, NULL) < 0)
             return fail(what, n, "mask", proc_masked[i]);
@@ -263,7 +267,7 @@ int vd__mounts_build(const struct vd__box_params *p, char *what, size_t n)
 
     /* /etc/passwd and /etc/group name the box uid, so that tools asking "who
      * am I" (getpwuid) get an answer instead of failing. */
-    if (join(path, sizeof(path), root, "/etc") < 0 || mkdirs(path, 0755) < 0)
+    if (join(path, sizeof(path), root, "/etc") < 0 || mkdirs(path, strlen(root), 0755) < 0)
         return fail(what, n, "mkdir", "/etc");
     snprintf(text, sizeof(text),
              "root:x:0:0:root:/:/usr/sbin/nologin\nbox:x:%u:%u:box:/box:/usr/sbin/nologin\n"

@@ -20,6 +20,7 @@
 
 #include <linux/filter.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -165,6 +166,7 @@ struct vd__box_params {
     const struct vd__filter *filter;       /* default */
     const struct vd__filter *filter_locks; /* VD_RUN_ALLOW_LOCKS */
     int cap_last;                          /* /proc/sys/kernel/cap_last_cap */
+    sigset_t ignored;                      /* signals the supervisor ignores */
 };
 
 /* Creates a box init. On success *sock is the supervisor's end of the

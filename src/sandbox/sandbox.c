@@ -55,11 +55,17 @@ struct vd_sandbox {
     struct vd__cg cg;
     struct vd__filter filter, filter_locks;
     int cap_last;
+    sigset_t ignored; /* dispositions the box init must reset */
     long ncpu;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int nslots;
     struct vd__slot *slots;
+    /* Fresh box inits already sent SIGKILL, waiting to be reaped: their
+     * programs are dead by then, so the slot is free before the init's
+     * exit (and its mount namespace teardown) has finished. Under mu. */
+    int dying[VD_SANDBOX_MAX_SLOTS];
+    int ndying;
 };
 
 const char *const vd_sandbox_default_env[] = {
@@ -146,6 +152,8 @@ static void destroy_init(int *sock, int *pidfd, int *box_fd)
     close_fd(box_fd);
 }
 
+static void reap_dying(struct vd_sandbox *sb, int block);
+
 static int spawn_slot_init(struct vd__slot *s, struct vd_errbuf *eb)
 {
     return vd__init_spawn(&s->params, &s->sock, &s->pidfd, &s->pid, &s->box_fd, eb);
@@ -195,6 +203,7 @@ static int slot_open(struct vd_sandbox *sb, int i, struct vd_errbuf *eb)
     s->params.filter = &sb->filter;
     s->params.filter_locks = &sb->filter_locks;
     s->params.cap_last = sb->cap_last;
+    s->params.ignored = sb->ignored;
     if (sb->cfg.prefork)
         return spawn_slot_init(s, eb);
     return 0;
@@ -289,6 +298,12 @@ int vd_sandbox_open(const struct vd_sandbox_config *cfg, struct vd_sandbox **out
     if (sb->ncpu < 1)
         sb->ncpu = 1;
     sb->cap_last = read_cap_last();
+    sigemptyset(&sb->ignored);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            sigaddset(&sb->ignored, sig);
+    }
 
     if ((rc = check_run_dir(sb->run_dir, eb)) < 0)
         goto out;
@@ -331,6 +346,7 @@ void vd_sandbox_close(struct vd_sandbox *sb)
         return;
     for (int i = 0; i < sb->nslots; i++)
         slot_close(&sb->slots[i]);
+    reap_dying(sb, 1);
     vd_free(sb->slots);
     vd__seccomp_free(&sb->filter);
     vd__seccomp_free(&sb->filter_locks);
@@ -455,6 +471,42 @@ broken:
     return vd_errf(eb, VD_ESANDBOX, "box reset failed: %s", vd_strerror(rc));
 }
 
+/* Reaps the dying inits that have exited; with block, all of them. Under
+ * sb->mu (or single-threaded at close). */
+static void reap_dying(struct vd_sandbox *sb, int block)
+{
+    for (int i = 0; i < sb->ndying;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PIDFD, (id_t)sb->dying[i], &si, WEXITED | (block ? 0 : WNOHANG)) < 0 ||
+            si.si_pid != 0) {
+            close(sb->dying[i]);
+            sb->dying[i] = sb->dying[--sb->ndying];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Kills a fresh box's init without waiting for it to go. */
+static void retire_init(struct vd_sandbox *sb, int *sock, int *pidfd, int *box_fd)
+{
+    close_fd(sock);
+    close_fd(box_fd);
+    if (*pidfd < 0)
+        return;
+    syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+    pthread_mutex_lock(&sb->mu);
+    reap_dying(sb, 0);
+    if (sb->ndying < VD_SANDBOX_MAX_SLOTS) {
+        sb->dying[sb->ndying++] = *pidfd;
+        *pidfd = -1;
+    }
+    pthread_mutex_unlock(&sb->mu);
+    if (*pidfd >= 0) /* no room left: wait here */
+        destroy_init(sock, pidfd, box_fd);
+}
+
 void vd_box_release(struct vd_box *box)
 {
     if (!box)
@@ -462,7 +514,7 @@ void vd_box_release(struct vd_box *box)
     struct vd_sandbox *sb = box->sb;
     struct vd__slot *s = box->slot;
     if (box->fresh) {
-        destroy_init(&box->sock, &box->pidfd, &box->box_fd);
+        retire_init(sb, &box->sock, &box->pidfd, &box->box_fd);
     } else {
         /* Empty the box now, off the next caller's path; a box that cannot
          * be emptied is replaced. */
