@@ -447,8 +447,9 @@ int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struc
             return vd_errf(eb, rc, "reading the OOM counter: %s", strerror(-rc));
     }
     if (s->pids_max_fd >= 0) {
+        /* On v1 the box init is a member too (see init.c). */
         if (l->procs)
-            snprintf(v, sizeof(v), "%u", l->procs);
+            snprintf(v, sizeof(v), "%u", l->procs + (s->mode == VD_SANDBOX_CGROUP1));
         else
             snprintf(v, sizeof(v), "max");
         if ((rc = write_fd(s->pids_max_fd, v)) < 0)

@@ -178,25 +178,19 @@ static void program_main(const struct vd__box_params *p, const struct vd__msg_ru
     }
     /* New session, no controlling terminal: nothing to TIOCSTI into. */
     setsid();
+    /* The first victim of an OOM in the slot's cgroup is always a program
+     * process (inherited by its children), never the box init. */
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj >= 0) {
+        (void)!write(adj, "1000", 4);
+        close(adj);
+    }
 
     stage = VD__STAGE_CWD;
     if (chdir(cwd) < 0) {
         rc = -errno;
         goto fail;
     }
-    /* cgroup v1: attach ourselves ("0" is the writer) late, so
-     * that our own set-up is not billed to the program, but while we are
-     * still root (cgroup.procs is not writable by the slot uid) and before
-     * the fds move (the cgroup fds may sit where stdio is going). */
-    stage = VD__STAGE_CGROUP;
-    if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP1) {
-        for (int i = 0; i < 3; i++)
-            if (p->cg->procs_fd[i] >= 0 && write(p->cg->procs_fd[i], "0", 1) != 1) {
-                rc = -errno;
-                goto fail;
-            }
-    }
-
     stage = VD__STAGE_FDS;
     if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0) {
         rc = -errno;
@@ -262,7 +256,7 @@ static void serve_run(const struct vd__box_params *p, int sock, size_t len, int 
 {
     const struct vd__msg_run *m = (const struct vd__msg_run *)req_buf;
     struct vd__msg_done d;
-    struct rusage before, after, ru;
+    struct rusage before, after, self0, self1, ru;
     int ep[2] = {-1, -1}, pidfd = -1, status = 0;
     int32_t rep[2] = {0, 0};
     uint64_t t0, t1;
@@ -285,6 +279,7 @@ static void serve_run(const struct vd__box_params *p, int sock, size_t len, int 
         goto reply;
     }
     getrusage(RUSAGE_CHILDREN, &before);
+    getrusage(RUSAGE_SELF, &self0);
     t0 = now_us();
     pid = clone3_fork(0, &pidfd, p->cg && p->cg->mode == VD_SANDBOX_CGROUP2 ? p->cg->dir_fd : -1);
     if (pid == 0) {
@@ -331,6 +326,9 @@ static void serve_run(const struct vd__box_params *p, int sock, size_t len, int 
     t1 = now_us();
     kill_and_reap();
     getrusage(RUSAGE_CHILDREN, &after);
+    getrusage(RUSAGE_SELF, &self1);
+    d.init_cpu_us = (tv_us(&self1.ru_utime) + tv_us(&self1.ru_stime)) -
+                    (tv_us(&self0.ru_utime) + tv_us(&self0.ru_stime));
     d.status = status;
     d.wall_us = t1 - t0;
     d.cpu_us = (tv_us(&after.ru_utime) + tv_us(&after.ru_stime)) -
@@ -379,12 +377,30 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock)
         dup2(devnull, 2);
         close(devnull);
     }
+    /* cgroup v1: the init joins the slot's cgroups once, and every program
+     * is born in them by fork. Moving a process between cgroups waits for
+     * an RCU grace period whenever none happened recently (3 to 20 ms on
+     * an idle host), which a per-run attach would pay on every run. The
+     * init's own CPU during a run is subtracted by the supervisor, pids.max
+     * counts it, and the OOM killer must never choose it. */
+    if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP1) {
+        /* Best effort: lowering needs CAP_SYS_RESOURCE, which some hosts
+         * withhold even from root. The programs raise theirs to 1000,
+         * which needs nothing, so the OOM killer picks them first anyway. */
+        int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (adj >= 0) {
+            (void)!write(adj, "-1000", 5);
+            close(adj);
+        }
+        for (int i = 0; i < 3; i++)
+            if (write(p->cg->procs_fd[i], "0", 1) != 1) {
+                send_fail(sock, errno, "joining the slot's cgroup v1");
+                _exit(1);
+            }
+    }
     keep[nk++] = sock;
     if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP2)
         keep[nk++] = p->cg->dir_fd;
-    if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP1)
-        for (int i = 0; i < 3; i++)
-            keep[nk++] = p->cg->procs_fd[i];
     keep[nk++] = p->net_fd;
     close_all_except(keep, nk);
 

@@ -20,6 +20,8 @@
 
 #include "sandbox-int.h"
 
+/* v == 0 means "no limit" here, as in struct vd__rlimits; a real zero is
+ * set with setrlimit() directly. */
 static int set_rlimit(int res, uint64_t v)
 {
     struct rlimit r;
@@ -52,7 +54,8 @@ int vd__lockdown(const struct vd__box_params *p, const struct vd__rlimits *rl, u
     /* No core files (disk, and memory contents leaving the box), no locked
      * memory, no real-time scheduling to starve the host, no message queue
      * memory beyond the default. */
-    if (set_rlimit(RLIMIT_CORE, 0) < 0 || setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){0, 0}) < 0 ||
+    if (setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}) < 0 ||
+        setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){0, 0}) < 0 ||
         setrlimit(RLIMIT_RTPRIO, &(struct rlimit){0, 0}) < 0 ||
         setrlimit(RLIMIT_MSGQUEUE, &(struct rlimit){0, 0}) < 0)
         return -errno;

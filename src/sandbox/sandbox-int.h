@@ -90,6 +90,7 @@ struct vd__msg_done {
     uint64_t cpu_us; /* rusage of every reaped process of the run */
     uint64_t maxrss_kb;
     uint64_t wall_us; /* fork to the end of the main process */
+    uint64_t init_cpu_us; /* the init's own CPU meanwhile (it shares the v1 cgroup) */
 };
 
 struct vd__msg_fail {

@@ -893,6 +893,9 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
             internal_error(res, rc, "reading the cgroup counters");
             goto out;
         }
+        /* On v1 the init lives in the slot's cgroup (see init.c). */
+        if (cg->mode == VD_SANDBOX_CGROUP1)
+            cpu_us = cpu_us > reply.d.init_cpu_us ? cpu_us - reply.d.init_cpu_us : 0;
     } else {
         cpu_us = reply.d.cpu_us;
     }
