@@ -317,7 +317,7 @@ int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *
     memset(s, 0, sizeof(*s));
     s->mode = cg->mode;
     s->dir_fd = s->mem_max_fd = s->memsw_max_fd = s->mem_peak_fd = s->mem_cur_fd = -1;
-    s->mem_events_fd = s->cpu_fd = s->pids_max_fd = s->kill_fd = -1;
+    s->mem_events_fd = s->cpu_fd = s->pids_max_fd = s->pids_cur_fd = s->kill_fd = -1;
     for (int i = 0; i < 3; i++)
         s->procs_fd[i] = -1;
     if (cg->mode == VD_SANDBOX_NONE)
@@ -365,7 +365,8 @@ int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *
         (rc = open_in(s->path[0], "memory.usage_in_bytes", O_RDONLY, 0, &s->mem_cur_fd)) < 0 ||
         (rc = open_in(s->path[0], "memory.oom_control", O_RDONLY, 0, &s->mem_events_fd)) < 0 ||
         (rc = open_in(s->path[1], "cpuacct.usage", RW, 0, &s->cpu_fd)) < 0 ||
-        (rc = open_in(s->path[2], "pids.max", RW, 0, &s->pids_max_fd)) < 0) {
+        (rc = open_in(s->path[2], "pids.max", RW, 0, &s->pids_max_fd)) < 0 ||
+        (rc = open_in(s->path[2], "pids.current", O_RDONLY, 0, &s->pids_cur_fd)) < 0) {
         rc = vd_errf(eb, rc, "opening the cgroup v1 files of slot %u: %s", uid, strerror(-rc));
         goto out;
     }
@@ -447,9 +448,15 @@ int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struc
             return vd_errf(eb, rc, "reading the OOM counter: %s", strerror(-rc));
     }
     if (s->pids_max_fd >= 0) {
-        /* On v1 the box init is a member too (see init.c). */
+        /* On v1 the slot's forker and box inits are members too (see
+         * vd__forker_start): what is there before the run is not the
+         * program's. */
+        uint64_t there = 0;
+        if (s->mode == VD_SANDBOX_CGROUP1 && s->pids_cur_fd >= 0 &&
+            (rc = read_u64(s->pids_cur_fd, &there)) < 0)
+            return vd_errf(eb, rc, "reading pids.current: %s", strerror(-rc));
         if (l->procs)
-            snprintf(v, sizeof(v), "%u", l->procs + (s->mode == VD_SANDBOX_CGROUP1));
+            snprintf(v, sizeof(v), "%" PRIu64, (uint64_t)l->procs + there);
         else
             snprintf(v, sizeof(v), "max");
         if ((rc = write_fd(s->pids_max_fd, v)) < 0)

@@ -65,7 +65,9 @@ static pid_t clone3_fork(uint64_t flags, int *pidfd, int cgroup_fd)
     memset(&ca, 0, sizeof(ca));
     ca.flags = flags | CLONE_PIDFD;
     ca.pidfd = (uint64_t)(uintptr_t)pidfd;
-    ca.exit_signal = SIGCHLD;
+    /* With CLONE_PARENT the child inherits our exit signal (SIGCHLD), and
+     * clone3 insists on 0 here. */
+    ca.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
     if (cgroup_fd >= 0) {
         ca.flags |= CLONE_INTO_CGROUP;
         ca.cgroup = (uint64_t)cgroup_fd;
@@ -350,10 +352,10 @@ reply:
         _exit(0);
 }
 
-VD_NORETURN static void init_main(const struct vd__box_params *p, int sock)
+VD_NORETURN static void init_main(const struct vd__box_params *p, int sock, int join)
 {
     char what[200];
-    int keep[6], nk = 0, rc;
+    int keep[8], nk = 0, rc;
     sigset_t all;
 
     /* Die with the supervisor: a box must never outlive the judge. */
@@ -377,31 +379,13 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock)
         dup2(devnull, 2);
         close(devnull);
     }
-    /* cgroup v1: the init joins the slot's cgroups once, and every program
-     * is born in them by fork. Moving a process between cgroups waits for
-     * an RCU grace period whenever none happened recently (3 to 20 ms on
-     * an idle host), which a per-run attach would pay on every run. The
-     * init's own CPU during a run is subtracted by the supervisor, pids.max
-     * counts it, and the OOM killer must never choose it. */
-    if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP1) {
-        /* Best effort: lowering needs CAP_SYS_RESOURCE, which some hosts
-         * withhold even from root. The programs raise theirs to 1000,
-         * which needs nothing, so the OOM killer picks them first anyway. */
-        int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (adj >= 0) {
-            (void)!write(adj, "-1000", 5);
-            close(adj);
-        }
-        for (int i = 0; i < 3; i++)
-            if (write(p->cg->procs_fd[i], "0", 1) != 1) {
-                send_fail(sock, errno, "joining the slot's cgroup v1");
-                _exit(1);
-            }
-    }
     keep[nk++] = sock;
     if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP2)
         keep[nk++] = p->cg->dir_fd;
     keep[nk++] = p->net_fd;
+    if (join)
+        for (int i = 0; i < 3; i++)
+            keep[nk++] = p->cg->procs_fd[i];
     close_all_except(keep, nk);
 
     if (setns(p->net_fd, CLONE_NEWNET) < 0) {
@@ -417,6 +401,28 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock)
     if (rc < 0) {
         send_fail(sock, -rc, what);
         _exit(1);
+    }
+    /* cgroup v1 without a forker (see vd__forker_start): the init joins
+     * the slot's cgroups once, and every program is born in them by fork. Moving a process between
+     * cgroups waits for an RCU grace period whenever none happened recently (3 to 20 ms on an idle
+     * host), which a per-run attach would pay on every run. The init's own CPU during a run is
+     * subtracted by the supervisor, pids.max counts it, and the OOM killer must never choose it. */
+    if (join) {
+        /* Best effort: lowering needs CAP_SYS_RESOURCE, which some hosts
+         * withhold even from root. The programs raise theirs to 1000,
+         * which needs nothing, so the OOM killer picks them first anyway. */
+        int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (adj >= 0) {
+            (void)!write(adj, "-1000", 5);
+            close(adj);
+        }
+        for (int i = 0; i < 3; i++) {
+            if (write(p->cg->procs_fd[i], "0", 1) != 1) {
+                send_fail(sock, errno, "joining the slot's cgroup v1");
+                _exit(1);
+            }
+            close(p->cg->procs_fd[i]);
+        }
     }
     umask(022);
     if (send_box_fd(sock, VD__MSG_READY) < 0)
@@ -456,6 +462,143 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock)
     }
 }
 
+#define BOX_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+
+/* The forker's loop: one box init per SPAWN request. Heap-free, like the
+ * init (it is a clone of the supervisor too). */
+VD_NORETURN static void forker_main(const struct vd__box_params *p, int sock)
+{
+    int keep[2] = {sock, p->net_fd};
+    int sz = VD__MSG_MAX * 2;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "vd-forker");
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        close(devnull);
+    }
+    /* The one migration of the slot; see vd__forker_start. */
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj >= 0) {
+        (void)!write(adj, "-1000", 5);
+        close(adj);
+    }
+    for (int i = 0; i < 3; i++)
+        if (write(p->cg->procs_fd[i], "0", 1) != 1) {
+            send_fail(sock, errno, "joining the slot's cgroup v1");
+            _exit(1);
+        }
+    close_all_except(keep, 2);
+    struct vd__msg_hdr ready = {.type = VD__MSG_READY, .len = 0};
+    if (vd__msg_send(sock, &ready, sizeof(ready), NULL, 0) < 0)
+        _exit(1);
+    for (;;) {
+        struct vd__msg_hdr h;
+        int sv[2], pidfd = -1;
+        ssize_t k = vd__msg_recv(sock, &h, sizeof(h), NULL, NULL);
+        if (k == 0 || (k < 0 && k != -EMSGSIZE))
+            _exit(0); /* the supervisor is gone */
+        if (k != (ssize_t)sizeof(h) || h.type != VD__MSG_SPAWN) {
+            send_fail(sock, EPROTO, "unknown request to the forker");
+            continue;
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+            send_fail(sock, errno, "socketpair");
+            continue;
+        }
+        (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+        (void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+        /* CLONE_PARENT: the init is the supervisor's child, born in our
+         * cgroups. */
+        pid_t pid = clone3_fork(BOX_NS_FLAGS | CLONE_PARENT, &pidfd, -1);
+        if (pid == 0) {
+            close(sock);
+            close(sv[0]);
+            init_main(p, sv[1], 0);
+        }
+        if (pid < 0) {
+            send_fail(sock, errno, "clone3 of the box init");
+        } else {
+            struct vd__msg_spawned m = {.h = {.type = VD__MSG_SPAWNED, .len = sizeof(int32_t)},
+                                        .pid = pid};
+            int fds[2] = {sv[0], pidfd};
+            if (vd__msg_send(sock, &m, sizeof(m), fds, 2) < 0)
+                _exit(1);
+            close(pidfd);
+        }
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+int vd__forker_start(const struct vd__box_params *p, int *sock_out, int *pidfd_out,
+                     struct vd_errbuf *eb)
+{
+    int sv[2], pidfd = -1, rc;
+    union {
+        struct vd__msg_hdr h;
+        struct vd__msg_fail f;
+    } m;
+
+    *sock_out = *pidfd_out = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return vd_errf(eb, -errno, "socketpair: %s", strerror(errno));
+    pid_t pid = clone3_fork(0, &pidfd, -1);
+    if (pid < 0) {
+        rc = vd_errf(eb, -errno, "clone3 of the forker: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        return rc;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        forker_main(p, sv[1]);
+    }
+    close(sv[1]);
+    ssize_t k = vd__msg_recv(sv[0], &m, sizeof(m), NULL, NULL);
+    if (k == (ssize_t)sizeof(m.h) && m.h.type == VD__MSG_READY) {
+        *sock_out = sv[0];
+        *pidfd_out = pidfd;
+        return 0;
+    }
+    if (k >= (ssize_t)sizeof(m.f) && m.h.type == VD__MSG_FAIL)
+        rc = vd_errf(eb, -m.f.err, "forker: %s: %s", m.f.what, strerror(m.f.err));
+    else
+        rc = vd_errf(eb, VD_EPROTO, "the forker exited during set-up");
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    waitid(P_PIDFD, (id_t)pidfd, NULL, WEXITED);
+    close(pidfd);
+    close(sv[0]);
+    return rc;
+}
+
+/* Asks the slot's forker for a box init; 0 with its socket and pidfd. */
+static int forker_spawn(int forker, int *sock, int *pidfd, pid_t *pid)
+{
+    struct vd__msg_hdr h = {.type = VD__MSG_SPAWN, .len = 0};
+    union {
+        struct vd__msg_spawned s;
+        struct vd__msg_fail f;
+    } m;
+    int fds[2] = {-1, -1}, nfds = 2;
+    int rc = vd__msg_send(forker, &h, sizeof(h), NULL, 0);
+    if (rc < 0)
+        return rc;
+    ssize_t k = vd__msg_recv(forker, &m, sizeof(m), fds, &nfds);
+    if (k == (ssize_t)sizeof(m.s) && m.s.h.type == VD__MSG_SPAWNED && nfds == 2) {
+        *sock = fds[0];
+        *pidfd = fds[1];
+        *pid = m.s.pid;
+        return 0;
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    return VD_EPROTO;
+}
+
 int vd__init_spawn(const struct vd__box_params *p, int *sock_out, int *pidfd_out, pid_t *pid_out,
                    int *box_fd_out, struct vd_errbuf *eb)
 {
@@ -468,23 +611,28 @@ int vd__init_spawn(const struct vd__box_params *p, int *sock_out, int *pidfd_out
     } m;
 
     *sock_out = *pidfd_out = *box_fd_out = -1;
+    if (p->forker_sock >= 0 && forker_spawn(p->forker_sock, &sv[0], &pidfd, &pid) == 0)
+        goto started;
+    /* No forker (cgroup2, none), or it failed: clone the init here; on v1
+     * it then joins the slot's cgroups itself. */
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return vd_errf(eb, -errno, "socketpair: %s", strerror(errno));
     /* A run request can be 128 KiB; the default buffer is smaller. */
     (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
     (void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
 
-    pid = clone3_fork(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS, &pidfd, -1);
+    pid = clone3_fork(BOX_NS_FLAGS, &pidfd, -1);
     if (pid < 0) {
         rc = vd_errf(eb, -errno, "clone3 of the box init: %s", strerror(errno));
         goto out;
     }
     if (pid == 0) {
         close(sv[0]);
-        init_main(p, sv[1]);
+        init_main(p, sv[1], p->cg && p->cg->mode == VD_SANDBOX_CGROUP1);
     }
     close(sv[1]);
     sv[1] = -1;
+started:
 
     struct pollfd pf = {.fd = sv[0], .events = POLLIN};
     rc = poll(&pf, 1, 10000);

@@ -38,6 +38,8 @@ enum vd__msg_type {
     VD__MSG_KILL = 5,     /* sup -> init: kill the run's processes now */
     VD__MSG_DONE = 6,     /* init -> sup: run over, everything reaped */
     VD__MSG_FAIL = 7,     /* init -> sup: the box itself failed */
+    VD__MSG_SPAWN = 8,    /* sup -> forker: clone a box init */
+    VD__MSG_SPAWNED = 9,  /* forker -> sup; fds: the init's socket and pidfd */
 };
 
 /* Where the program's own set-up failed, reported through the error pipe. */
@@ -89,8 +91,13 @@ struct vd__msg_done {
     int32_t killed;  /* the init killed the run on a KILL message */
     uint64_t cpu_us; /* rusage of every reaped process of the run */
     uint64_t maxrss_kb;
-    uint64_t wall_us; /* fork to the end of the main process */
+    uint64_t wall_us;     /* fork to the end of the main process */
     uint64_t init_cpu_us; /* the init's own CPU meanwhile (it shares the v1 cgroup) */
+};
+
+struct vd__msg_spawned {
+    struct vd__msg_hdr h;
+    int32_t pid; /* host pid of the new init */
 };
 
 struct vd__msg_fail {
@@ -124,7 +131,8 @@ struct vd__cg_slot {
     int mem_events_fd;  /* v2 memory.events / v1 memory.oom_control */
     int cpu_fd;         /* v2 cpu.stat / v1 cpuacct.usage */
     int pids_max_fd;
-    int kill_fd; /* v2 cgroup.kill, -1 when absent */
+    int pids_cur_fd; /* v1: pids.current, for what is there before a run */
+    int kill_fd;     /* v2 cgroup.kill, -1 when absent */
     /* Per-run baselines. */
     uint64_t cpu_base_us;
     uint64_t mem_base;
@@ -168,6 +176,7 @@ struct vd__box_params {
     const struct vd__filter *filter_locks; /* VD_RUN_ALLOW_LOCKS */
     int cap_last;                          /* /proc/sys/kernel/cap_last_cap */
     sigset_t ignored;                      /* signals the supervisor ignores */
+    int forker_sock;                       /* the slot's forker (cgroup1), or -1 */
 };
 
 /* Creates a box init. On success *sock is the supervisor's end of the
@@ -175,6 +184,13 @@ struct vd__box_params {
  * an O_PATH fd of the box's /box. */
 int vd__init_spawn(const struct vd__box_params *p, int *sock, int *pidfd, pid_t *pid, int *box_fd,
                    struct vd_errbuf *eb) VD_MUST_CHECK;
+
+/* cgroup v1 only: starts the slot's forker, a process in the host's
+ * namespaces that joins the slot's cgroups once and then clones every box
+ * init of the slot (with CLONE_PARENT, so they are the supervisor's
+ * children), so that no process ever migrates per box or per run. */
+int vd__forker_start(const struct vd__box_params *p, int *sock, int *pidfd, struct vd_errbuf *eb)
+    VD_MUST_CHECK;
 
 /* Inside the init (mounts.c): builds the root and pivots into it; returns 0
  * or -errno with what[] naming the step. No heap. */
@@ -201,6 +217,8 @@ struct vd__slot {
     int pidfd;
     pid_t pid;
     int box_fd;
+    int forker_sock; /* cgroup1: see vd__forker_start; -1 otherwise */
+    int forker_pidfd;
     int in_use;
 };
 

@@ -161,7 +161,9 @@ static int spawn_slot_init(struct vd__slot *s, struct vd_errbuf *eb)
 
 static void slot_close(struct vd__slot *s)
 {
+    int none = -1;
     destroy_init(&s->sock, &s->pidfd, &s->box_fd);
+    destroy_init(&s->forker_sock, &s->forker_pidfd, &none);
     vd__cg_slot_close(&s->cg);
     close_fd(&s->net_fd);
     close_fd(&s->lock_fd);
@@ -204,6 +206,12 @@ static int slot_open(struct vd_sandbox *sb, int i, struct vd_errbuf *eb)
     s->params.filter_locks = &sb->filter_locks;
     s->params.cap_last = sb->cap_last;
     s->params.ignored = sb->ignored;
+    s->params.forker_sock = -1;
+    if (s->cg.mode == VD_SANDBOX_CGROUP1) {
+        if ((rc = vd__forker_start(&s->params, &s->forker_sock, &s->forker_pidfd, eb)) < 0)
+            return rc;
+        s->params.forker_sock = s->forker_sock;
+    }
     if (sb->cfg.prefork)
         return spawn_slot_init(s, eb);
     return 0;
@@ -328,6 +336,7 @@ int vd_sandbox_open(const struct vd_sandbox_config *cfg, struct vd_sandbox **out
     for (int i = 0; i < cfg->slots; i++) {
         struct vd__slot *s = &sb->slots[i];
         s->lock_fd = s->net_fd = s->sock = s->pidfd = s->box_fd = -1;
+        s->forker_sock = s->forker_pidfd = -1;
     }
     sb->nslots = cfg->slots;
     for (int i = 0; i < cfg->slots; i++)
