@@ -111,12 +111,22 @@ struct vd_run_spec {
     const char *const *envp; /* NULL: PATH, HOME=/box, TMPDIR=/tmp, LANG=C.UTF-8 */
     const char *cwd;         /* inside the box; NULL: /box */
     struct vd_sandbox_limits limits;
-    int stdin_fd;  /* host fd the program reads (the caller keeps it); -1: /dev/null */
+    /* Host fd the program reads (the caller keeps it); -1: /dev/null. A
+     * pipe, or a file the slot uid cannot write: the program can reopen a
+     * file through /proc/self/fd/0, so a file writable by others is refused
+     * (VD_EUNSAFE); vd_sandbox_sealed_input() makes a safe copy. */
+    int stdin_fd;
     int stdout_fd; /* -1: capture into result.out; else copy there, capped */
     int stderr_fd; /* -1: capture into result.err; else copy there, capped */
     unsigned flags;
 };
 void vd_run_spec_init(struct vd_run_spec *s); /* defaults, fds -1 */
+
+/* A copy of what src_fd reads (to its end) in a sealed memfd, at offset 0,
+ * for spec.stdin_fd: the program sees no host path and can write nothing
+ * through /proc/self/fd/0. *out is the new fd (close-on-exec, the caller's).
+ * Fails with VD_ETOOBIG past cap bytes. */
+int vd_sandbox_sealed_input(int src_fd, size_t cap, int *out) VD_MUST_CHECK;
 
 /* The environment a program gets when spec.envp is NULL. */
 extern const char *const vd_sandbox_default_env[];

@@ -22,6 +22,7 @@
 
 #define BOX_MAX_LIST 64
 #define BOX_SLOT_SCAN 256
+#define BOX_STDIN_MAX ((size_t)1 << 30) /* 1 GiB of input */
 
 static void usage(FILE *f)
 {
@@ -272,9 +273,17 @@ int vd_cmd_box(int argc, char **argv)
     spec.envp = env;
     spec.argv = (const char *const *)(argv + optind);
 
-    if ((in_path && (spec.stdin_fd = open(in_path, O_RDONLY | O_CLOEXEC)) < 0)) {
-        fprintf(stderr, "verdict box: %s: %s\n", in_path, strerror(errno));
-        goto out;
+    if (in_path) {
+        /* A sealed copy: the program sees neither the host path nor a file
+         * it could reopen for writing. */
+        int fd = open(in_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (rc = vd_sandbox_sealed_input(fd, BOX_STDIN_MAX, &spec.stdin_fd)) < 0) {
+            fprintf(stderr, "verdict box: %s: %s\n", in_path, fd < 0 ? strerror(errno) : vd_strerror(rc));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
     }
     if ((out_path && open_out(out_path, &spec.stdout_fd) < 0) ||
         (err_path && open_out(err_path, &spec.stderr_fd) < 0))
@@ -296,7 +305,8 @@ int vd_cmd_box(int argc, char **argv)
     }
     if (!sb) {
         res.status = VD_RUN_IE;
-        res.mode = cfg.mode;
+        /* No sandbox, so nothing was enforced: "none" is the honest mode. */
+        res.mode = VD_SANDBOX_NONE;
         snprintf(res.message, sizeof(res.message), "%s", eb.msg[0] ? eb.msg : "no free slot");
         fprintf(stderr, "verdict box: %s\n", res.message);
         ret = write_meta(meta, &res);

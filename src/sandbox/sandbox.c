@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -735,6 +736,67 @@ static void internal_error(struct vd_run_result *r, int rc, const char *what)
     snprintf(r->message, sizeof(r->message), "%s: %s", what, vd_strerror(rc));
 }
 
+int vd_sandbox_sealed_input(int src_fd, size_t cap, int *out)
+{
+    char buf[65536];
+    size_t total = 0;
+    ssize_t k;
+    int rc = 0;
+    int fd = memfd_create("stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    *out = -1;
+    if (fd < 0)
+        return -errno;
+    while ((k = read(src_fd, buf, sizeof(buf))) != 0) {
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            rc = -errno;
+            goto out;
+        }
+        total += (size_t)k;
+        if (total > cap) {
+            rc = VD_ETOOBIG;
+            goto out;
+        }
+        for (ssize_t off = 0; off < k;) {
+            ssize_t w = write(fd, buf + off, (size_t)(k - off));
+            if (w < 0 && errno != EINTR) {
+                rc = -errno;
+                goto out;
+            }
+            off += w > 0 ? w : 0;
+        }
+    }
+    /* 0444: a reopen for writing fails (EACCES) before the seal would. */
+    if (fchmod(fd, 0444) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+        lseek(fd, 0, SEEK_SET) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    *out = fd;
+    return 0;
+out:
+    close(fd);
+    return rc;
+}
+
+/* A stdin the program could reopen for writing through /proc/self/fd/0
+ * would let it change a host file: a regular file writable by anyone but
+ * its owner, or owned by the slot, unless sealed against writes. */
+static int stdin_is_safe(int fd, const struct vd__slot *s)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return 0;
+    if (!S_ISREG(st.st_mode))
+        return 1;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals >= 0 && (seals & F_SEAL_WRITE))
+        return 1;
+    return !(st.st_mode & (S_IWOTH | S_IWGRP)) && st.st_uid != s->uid;
+}
+
 int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run_result *res)
 {
     struct vd_sandbox *sb = box->sb;
@@ -754,6 +816,8 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
 
     if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
         return VD_EINVAL;
+    if (spec->stdin_fd >= 0 && !stdin_is_safe(spec->stdin_fd, box->slot))
+        return VD_EUNSAFE;
     memset(&st, 0, sizeof(st));
     st.box = box;
     st.spec = spec;

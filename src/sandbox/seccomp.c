@@ -21,13 +21,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox-int.h"
@@ -119,6 +124,33 @@ static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t 
     return c;
 }
 
+/*
+ * personality(): only the values Docker's default profile allows (PER_LINUX,
+ * PER_LINUX32, UNAME26, both, and the 0xffffffff query); any other flag
+ * (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, ADDR_COMPAT_LAYOUT...) gets EPERM:
+ * they weaken the program's own hardening and have no use in a judge.
+ * libseccomp compares an argument once per rule, so this "all but these"
+ * rule is a few raw BPF instructions in front of its program. Every jump is
+ * forward and lands at the first instruction of libseccomp's program, which
+ * reloads what it needs; other architectures fall through to its bad-arch
+ * kill. The kernel reads the argument as an unsigned int: the low 32 bits.
+ */
+#define ARG0_LO offsetof(struct seccomp_data, args[0])
+static const struct sock_filter personality_prefix[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 9),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0, 7),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0, 5, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x8, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20000, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20008, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+};
+#define PREFIX_LEN (sizeof(personality_prefix) / sizeof(personality_prefix[0]))
+
 static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
                const struct scmp_arg_cmp *args)
 {
@@ -191,9 +223,7 @@ int vd__seccomp_build(int allow_locks, struct vd__filter *f, struct vd_errbuf *e
                 goto fail;
         }
     }
-    /* personality() stays allowed: under no_new_privs and without
-     * capabilities none of its flags grants anything (vm.mmap_min_addr still
-     * holds for MMAP_PAGE_ZERO), and sanitizer runtimes query it. */
+    /* personality() is handled by the prefix below. */
 
     /* Export the BPF into memory so the child only needs prctl(). */
     mfd = memfd_create("vd-seccomp", MFD_CLOEXEC);
@@ -209,9 +239,15 @@ int vd__seccomp_build(int allow_locks, struct vd__filter *f, struct vd_errbuf *e
         rc = vd_errf(eb, -EINVAL, "seccomp export produced %lld bytes", (long long)st.st_size);
         goto out;
     }
-    f->prog.len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
-    f->prog.filter = vd_xmalloc((size_t)st.st_size);
-    if (pread(mfd, f->prog.filter, (size_t)st.st_size, 0) != st.st_size) {
+    size_t n = (size_t)st.st_size / sizeof(struct sock_filter);
+    if (n + PREFIX_LEN > 0xffff) {
+        rc = vd_errf(eb, VD_ETOOBIG, "seccomp filter of %zu instructions", n);
+        goto out;
+    }
+    f->prog.len = (unsigned short)(n + PREFIX_LEN);
+    f->prog.filter = vd_xmalloc((n + PREFIX_LEN) * sizeof(struct sock_filter));
+    memcpy(f->prog.filter, personality_prefix, sizeof(personality_prefix));
+    if (pread(mfd, f->prog.filter + PREFIX_LEN, (size_t)st.st_size, 0) != st.st_size) {
         rc = vd_errf(eb, -EIO, "reading the exported seccomp filter failed");
         goto out;
     }

@@ -96,6 +96,7 @@ TEST_ENTRY(record_json_has_every_field)
 TEST_ENTRY(seccomp_filters_build)
 TEST_ENTRY(seccomp_denies_and_allows)
 TEST_ENTRY(seccomp_kills_foreign_abis)
+TEST_ENTRY(seccomp_personality_flags)
 
 /* test_sandbox.c (root: real boxes) */
 TEST_ENTRY(sandbox_run_captures_output)
@@ -109,6 +110,7 @@ TEST_ENTRY(sandbox_acquire_times_out_when_full)
 TEST_ENTRY(sandbox_daemons_die_with_the_run)
 TEST_ENTRY(sandbox_environment_is_clean)
 TEST_ENTRY(sandbox_two_boxes_at_once)
+TEST_ENTRY(sandbox_stdin_cannot_write_host_file)
 
 /* test_boxfs.c (root: real boxes) */
 TEST_ENTRY(boxfs_put_and_read_back)

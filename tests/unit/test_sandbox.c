@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "sbtest.h"
@@ -48,14 +49,21 @@ TEST_IMPL(sandbox_stdin_from_fd)
     struct vd_errbuf eb = {""};
     SBTEST_OPEN(sb, 1);
     ASSERT_OK(vd_box_acquire(sb, 0, -1, &box, &eb));
-    int fd = memfd_create("stdin", MFD_CLOEXEC);
-    ASSERT(fd >= 0);
-    ASSERT_EQ(write(fd, "5 7\n", 4), 4);
-    ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    int raw = memfd_create("raw", MFD_CLOEXEC), fd;
+    ASSERT(raw >= 0);
+    ASSERT_EQ(write(raw, "5 7\n", 4), 4);
+    ASSERT_EQ(lseek(raw, 0, SEEK_SET), 0);
+    /* A plain memfd is mode 0777: the program could write into it through
+     * /proc/self/fd/0, so the library wants it sealed. */
     vd_run_spec_init(&spec);
+    spec.argv = (const char *const[]){"true", NULL};
+    spec.stdin_fd = raw;
+    vd_run_result_init(&res);
+    ASSERT_ERR(vd_box_run(box, &spec, &res), VD_EUNSAFE);
+    ASSERT_OK(vd_sandbox_sealed_input(raw, 1024, &fd));
+    close(raw);
     spec.argv = (const char *const[]){"sh", "-c", "read a b; echo $((a + b))", NULL};
     spec.stdin_fd = fd;
-    vd_run_result_init(&res);
     ASSERT_OK(vd_box_run(box, &spec, &res));
     ASSERT_STR_EQ(vd_buf_str(&res.out), "12\n");
     close(fd);
@@ -383,6 +391,52 @@ TEST_IMPL(sandbox_two_boxes_at_once)
         long n = strtol(nl + 1, NULL, 10);
         ASSERT_LE(n, 3);
     }
+    vd_sandbox_close(sb);
+    return TEST_OK;
+}
+
+TEST_IMPL(sandbox_stdin_cannot_write_host_file)
+{
+    struct vd_sandbox *sb;
+    struct vd_box *box;
+    struct vd_run_result res;
+    struct vd_run_spec spec;
+    struct vd_errbuf eb = {""};
+    char path[] = "/tmp/vd-stdin-XXXXXX", line[64] = "";
+    SBTEST_OPEN(sb, 1);
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(write(fd, "input\n", 6), 6);
+    ASSERT_OK(fchmod(fd, 0666));
+    ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    ASSERT_OK(vd_box_acquire(sb, 0, -1, &box, &eb));
+    vd_run_result_init(&res);
+    vd_run_spec_init(&spec);
+    /* Reopening fd 0 for writing would reach the host file. */
+    spec.argv = (const char *const[]){"sh", "-c", "cat; echo PWNED >> /proc/self/fd/0", NULL};
+    spec.stdin_fd = fd;
+    ASSERT_ERR(vd_box_run(box, &spec, &res), VD_EUNSAFE);
+    /* A sealed copy is accepted, reads the same, and cannot be written. */
+    int sealed;
+    ASSERT_OK(vd_sandbox_sealed_input(fd, 1024, &sealed));
+    spec.stdin_fd = sealed;
+    ASSERT_OK(vd_box_run(box, &spec, &res));
+    ASSERT_STR_EQ(vd_buf_str(&res.out), "input\n");
+    ASSERT_STR_EQ(vd_run_status_name(res.status), "RE"); /* the append failed */
+    close(sealed);
+    FILE *f = fopen(path, "r");
+    ASSERT_NOT_NULL(f);
+    ASSERT_NOT_NULL(fgets(line, sizeof(line), f));
+    ASSERT(fgets(line + 6, sizeof(line) - 6, f) == NULL);
+    fclose(f);
+    ASSERT_STR_EQ(line, "input\n");
+    /* Over the cap: refused. */
+    ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    ASSERT_ERR(vd_sandbox_sealed_input(fd, 3, &sealed), VD_ETOOBIG);
+    close(fd);
+    unlink(path);
+    vd_run_result_free(&res);
+    vd_box_release(box);
     vd_sandbox_close(sb);
     return TEST_OK;
 }
