@@ -176,7 +176,7 @@ ifneq ($(strip $(SANITIZE)),)
 endif
 	$(Q)bash scripts/deps.sh build valgrind
 	$(Q)$(MAKE) --no-print-directory $(TEST_UNIT)
-	$(Q)VD_TEST_TIMEOUT_SCALE=10 valgrind --quiet --error-exitcode=1 --leak-check=full \
+	$(Q)VD_UNDER_VALGRIND=1 VD_TEST_TIMEOUT_SCALE=10 valgrind --quiet --error-exitcode=1 --leak-check=full \
 		--show-leak-kinds=definite,possible $(TEST_UNIT)
 
 clean:

@@ -15,11 +15,12 @@
 #include <linux/seccomp.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "sbtest.h"
 #include "../../src/sandbox/sandbox-int.h"
 
 TEST_IMPL(seccomp_filters_build)
 {
+    SBTEST_SKIP_UNDER_VALGRIND();
     struct vd__filter f, fl;
     struct vd_errbuf eb = {""};
     ASSERT_OK(vd__seccomp_build(0, &f, &eb));
@@ -76,6 +77,7 @@ static int run_probe(int allow_locks)
 
 TEST_IMPL(seccomp_denies_and_allows)
 {
+    SBTEST_SKIP_UNDER_VALGRIND();
     ASSERT_EQ(run_probe(0), 0);
     ASSERT_EQ(run_probe(1), 0);
     return TEST_OK;
@@ -101,6 +103,7 @@ static void foreign(int x32)
 
 TEST_IMPL(seccomp_kills_foreign_abis)
 {
+    SBTEST_SKIP_UNDER_VALGRIND();
     for (int x32 = 0; x32 < 2; x32++) {
         int st;
         pid_t p = fork();
@@ -139,6 +142,7 @@ static int personality_probe(void)
 
 TEST_IMPL(seccomp_personality_flags)
 {
+    SBTEST_SKIP_UNDER_VALGRIND();
     int st;
     pid_t p = fork();
     if (p == 0)
