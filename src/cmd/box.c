@@ -278,7 +278,8 @@ int vd_cmd_box(int argc, char **argv)
          * it could reopen for writing. */
         int fd = open(in_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || (rc = vd_sandbox_sealed_input(fd, BOX_STDIN_MAX, &spec.stdin_fd)) < 0) {
-            fprintf(stderr, "verdict box: %s: %s\n", in_path, fd < 0 ? strerror(errno) : vd_strerror(rc));
+            fprintf(stderr, "verdict box: %s: %s\n", in_path,
+                    fd < 0 ? strerror(errno) : vd_strerror(rc));
             if (fd >= 0)
                 close(fd);
             goto out;
