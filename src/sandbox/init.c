@@ -110,6 +110,29 @@ static void close_all_except(const int *keep, int n)
     syscall(SYS_close_range, lo, ~0u, 0);
 }
 
+/* Stdio of the supervisor is not ours to write to. */
+static void stdio_to_devnull(void)
+{
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        close(devnull);
+    }
+}
+
+/* Best effort: lowering needs CAP_SYS_RESOURCE, which some hosts withhold
+ * even from root; raising needs nothing. */
+static void set_oom_score_adj(const char *v)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)!write(fd, v, strlen(v));
+        close(fd);
+    }
+}
+
 static void send_fail(int sock, int err, const char *what)
 {
     struct vd__msg_fail m;
@@ -182,11 +205,7 @@ static void program_main(const struct vd__box_params *p, const struct vd__msg_ru
     setsid();
     /* The first victim of an OOM in the slot's cgroup is always a program
      * process (inherited by its children), never the box init. */
-    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (adj >= 0) {
-        (void)!write(adj, "1000", 4);
-        close(adj);
-    }
+    set_oom_score_adj("1000");
 
     stage = VD__STAGE_CWD;
     if (chdir(cwd) < 0) {
@@ -371,14 +390,7 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock, int 
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
 
-    /* Stdio of the supervisor is not ours to write to. */
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        close(devnull);
-    }
+    stdio_to_devnull();
     keep[nk++] = sock;
     if (p->cg && p->cg->mode == VD_SANDBOX_CGROUP2)
         keep[nk++] = p->cg->dir_fd;
@@ -411,11 +423,7 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock, int 
         /* Best effort: lowering needs CAP_SYS_RESOURCE, which some hosts
          * withhold even from root. The programs raise theirs to 1000,
          * which needs nothing, so the OOM killer picks them first anyway. */
-        int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (adj >= 0) {
-            (void)!write(adj, "-1000", 5);
-            close(adj);
-        }
+        set_oom_score_adj("-1000");
         for (int i = 0; i < 3; i++) {
             if (write(p->cg->procs_fd[i], "0", 1) != 1) {
                 send_fail(sock, errno, "joining the slot's cgroup v1");
@@ -473,19 +481,9 @@ VD_NORETURN static void forker_main(const struct vd__box_params *p, int sock)
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_NAME, "vd-forker");
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        close(devnull);
-    }
+    stdio_to_devnull();
     /* The one migration of the slot; see vd__forker_start. */
-    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (adj >= 0) {
-        (void)!write(adj, "-1000", 5);
-        close(adj);
-    }
+    set_oom_score_adj("-1000");
     for (int i = 0; i < 3; i++)
         if (write(p->cg->procs_fd[i], "0", 1) != 1) {
             send_fail(sock, errno, "joining the slot's cgroup v1");

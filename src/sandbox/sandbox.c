@@ -381,6 +381,19 @@ int vd_sandbox_slots(const struct vd_sandbox *sb)
 
 /* ---- boxes ---------------------------------------------------------------- */
 
+/* Frees the hold and gives its slot back to the pool. */
+static void box_free(struct vd_box *box)
+{
+    struct vd_sandbox *sb = box->sb;
+    struct vd__slot *s = box->slot;
+    close_fd(&box->cancel_fd);
+    vd_free(box);
+    pthread_mutex_lock(&sb->mu);
+    s->in_use = 0;
+    pthread_cond_signal(&sb->cv);
+    pthread_mutex_unlock(&sb->mu);
+}
+
 int vd_box_acquire(struct vd_sandbox *sb, unsigned flags, int timeout_ms, struct vd_box **out,
                    struct vd_errbuf *eb)
 {
@@ -441,12 +454,7 @@ int vd_box_acquire(struct vd_sandbox *sb, unsigned flags, int timeout_ms, struct
     *out = box;
     return 0;
 fail:
-    close_fd(&box->cancel_fd);
-    vd_free(box);
-    pthread_mutex_lock(&sb->mu);
-    s->in_use = 0;
-    pthread_cond_signal(&sb->cv);
-    pthread_mutex_unlock(&sb->mu);
+    box_free(box);
     return rc;
 }
 
@@ -534,12 +542,7 @@ void vd_box_release(struct vd_box *box)
         if (box->broken)
             destroy_init(&s->sock, &s->pidfd, &s->box_fd);
     }
-    close_fd(&box->cancel_fd);
-    vd_free(box);
-    pthread_mutex_lock(&sb->mu);
-    s->in_use = 0;
-    pthread_cond_signal(&sb->cv);
-    pthread_mutex_unlock(&sb->mu);
+    box_free(box);
 }
 
 void vd_box_cancel(struct vd_box *box)

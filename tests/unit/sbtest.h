@@ -53,4 +53,13 @@ static inline void sbtest_run(struct vd_box *box, const char *const *argv,
         FAIL("vd_box_run refused the spec");
 }
 
+/* The end of a test's box: result, hold and pool (each may be NULL). */
+static inline void sbtest_done(struct vd_sandbox *sb, struct vd_box *box, struct vd_run_result *res)
+{
+    if (res)
+        vd_run_result_free(res);
+    vd_box_release(box);
+    vd_sandbox_close(sb);
+}
+
 #endif /* VD_SBTEST_H */

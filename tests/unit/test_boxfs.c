@@ -41,8 +41,7 @@ TEST_IMPL(boxfs_put_and_read_back)
     vd_buf_reset(&b);
     ASSERT_ERR(vd_box_read_file(box, "sub/out.txt", 3, &b, &eb), VD_ETOOBIG);
     vd_buf_free(&b);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, NULL);
     return TEST_OK;
 }
 
@@ -84,8 +83,7 @@ TEST_IMPL(boxfs_refuses_planted_symlinks)
     ASSERT_EQ(st.st_uid, 0);
     unlink(victim);
     vd_buf_free(&b);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, NULL);
     return TEST_OK;
 }
 
@@ -106,8 +104,7 @@ TEST_IMPL(boxfs_fifo_does_not_hang)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ASSERT_LT(t1.tv_sec - t0.tv_sec, 2);
     vd_buf_free(&b);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, NULL);
     return TEST_OK;
 }
 
@@ -126,8 +123,7 @@ TEST_IMPL(boxfs_rejects_names_leaving_the_box)
     ASSERT_ERR(vd_box_put_file(box, "../x", "x", 1, 0644, &eb), VD_EUNSAFE);
     ASSERT_ERR(vd_box_read_file(box, ".", 4096, &b, &eb), VD_EUNSAFE);
     vd_buf_free(&b);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, NULL);
     return TEST_OK;
 }
 
@@ -158,9 +154,7 @@ TEST_IMPL(boxfs_copy_dir)
                    "sh", "-c", "cat sub/a.txt link; stat -c %a sub/a.txt; readlink link", NULL},
                &res);
     ASSERT_STR_EQ(vd_buf_str(&res.out), "A\nA\n640\nsub/a.txt\n");
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     snprintf(p, sizeof(p), "rm -rf %s", dir);
     ASSERT_EQ(system(p), 0);
     return TEST_OK;

@@ -34,9 +34,7 @@ TEST_IMPL(sandbox_run_captures_output)
     /* The same box runs again, with the same result. */
     sbtest_run(box, (const char *const[]){"sh", "-c", "echo again", NULL}, &res);
     ASSERT_STR_EQ(vd_buf_str(&res.out), "again\n");
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -67,9 +65,7 @@ TEST_IMPL(sandbox_stdin_from_fd)
     ASSERT_OK(vd_box_run(box, &spec, &res));
     ASSERT_STR_EQ(vd_buf_str(&res.out), "12\n");
     close(fd);
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -99,9 +95,7 @@ TEST_IMPL(sandbox_exit_codes_and_exec_failure)
     struct vd_run_spec spec;
     vd_run_spec_init(&spec);
     ASSERT_ERR(vd_box_run(box, &spec, &res), VD_EINVAL);
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -150,9 +144,7 @@ TEST_IMPL(sandbox_limits_give_verdicts)
     ASSERT_STR_EQ(vd_run_status_name(res.status), "OLE");
     ASSERT_STR_CONTAINS(res.message, "file size");
 
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -186,9 +178,7 @@ TEST_IMPL(sandbox_release_wipes_the_box)
     ASSERT_OK(vd_box_reset(box, &eb));
     ASSERT_ERR(vd_box_read_file(box, "b.txt", 1024, &b, &eb), -ENOENT);
     vd_buf_free(&b);
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -225,9 +215,7 @@ TEST_IMPL(sandbox_cancel_from_another_thread)
     sbtest_run(box, (const char *const[]){"true", NULL}, &res);
     ASSERT_STR_EQ(vd_run_status_name(res.status), "OK");
     ASSERT(!res.cancelled);
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -250,9 +238,7 @@ TEST_IMPL(sandbox_fresh_box)
     ASSERT_OK(vd_box_acquire(sb, 0, 1000, &box, &eb));
     sbtest_run(box, (const char *const[]){"true", NULL}, &res);
     ASSERT_STR_EQ(vd_run_status_name(res.status), "OK");
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -311,9 +297,7 @@ TEST_IMPL(sandbox_daemons_die_with_the_run)
     ASSERT_STR_EQ(vd_run_status_name(res.status), "OK");
     ASSERT_LT(res.wall_us, 2000000);
     ASSERT_EQ(count_uid(SBTEST_FIRST_UID), 0);
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -333,9 +317,7 @@ TEST_IMPL(sandbox_environment_is_clean)
     ASSERT(strstr(vd_buf_str(&res.out), "s3cr3t-canary") == NULL);
     ASSERT_STR_CONTAINS(vd_buf_str(&res.out), "HOME=/box\n");
     ASSERT_STR_CONTAINS(vd_buf_str(&res.out), "PATH=/usr/local/bin:/usr/bin:/bin\n");
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
 
@@ -435,8 +417,6 @@ TEST_IMPL(sandbox_stdin_cannot_write_host_file)
     ASSERT_ERR(vd_sandbox_sealed_input(fd, 3, &sealed), VD_ETOOBIG);
     close(fd);
     unlink(path);
-    vd_run_result_free(&res);
-    vd_box_release(box);
-    vd_sandbox_close(sb);
+    sbtest_done(sb, box, &res);
     return TEST_OK;
 }
