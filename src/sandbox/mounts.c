@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -307,6 +310,30 @@ int vd__mounts_build(const struct vd__box_params *p, char *what, size_t n)
     return vd__mounts_reset(p, what, n);
 }
 
+/*
+ * Whether dir is our tmpfs exactly as mounted: nothing in it but its root
+ * (inodes in use), the root's mode and owner as made, and no extended
+ * attribute (tmpfs keeps user.* xattrs, which would carry data to the next
+ * run). No process of the box is alive when this runs, so a file deleted
+ * but still open cannot exist. Such a tmpfs is indistinguishable from a new
+ * one, and remounting it would only cost time: most runs write no file.
+ */
+static int pristine(const char *dir, unsigned mode, const struct vd__box_params *p)
+{
+    struct statfs sf;
+    struct stat st, root;
+    char xattrs[8];
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ok = fd >= 0 && fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+             sf.f_files - sf.f_ffree == 1 && fstat(fd, &st) == 0 && stat("/", &root) == 0 &&
+             st.st_dev != root.st_dev && /* mounted, not the root's own dir */
+             (st.st_mode & 07777) == mode && st.st_uid == p->uid && st.st_gid == p->gid &&
+             flistxattr(fd, xattrs, sizeof(xattrs)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 /* One capped tmpfs owned by the box uid: disk fill and inode exhaustion stop
  * at its size and nr_inodes (class 6); its pages are charged to the memory
  * cgroup of the writer, so they count towards the run's memory too. */
@@ -314,6 +341,8 @@ static int fresh_tmpfs(const char *dir, uint64_t size_kb, uint64_t inodes, unsig
                        const struct vd__box_params *p, char *what, size_t n)
 {
     char opts[160];
+    if (pristine(dir, mode, p))
+        return 0;
     if (umount2(dir, MNT_DETACH) < 0 && errno != EINVAL)
         return fail(what, n, "umount", dir);
     snprintf(opts, sizeof(opts), "size=%lluk,nr_inodes=%llu,mode=%o,uid=%u,gid=%u",

@@ -118,3 +118,7 @@ TEST_ENTRY(boxfs_refuses_planted_symlinks)
 TEST_ENTRY(boxfs_fifo_does_not_hang)
 TEST_ENTRY(boxfs_rejects_names_leaving_the_box)
 TEST_ENTRY(boxfs_copy_dir)
+
+/* test_mounts.c (root: real boxes) */
+TEST_ENTRY(mounts_reset_forgets_every_trace)
+TEST_ENTRY(mounts_root_is_minimal_and_read_only)
