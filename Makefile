@@ -23,7 +23,7 @@
 CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
-PKGS := libseccomp jansson
+PKGS := libseccomp jansson libcrypto
 
 ifneq ($(strip $(SANITIZE)),)
 BUILD ?= build-san

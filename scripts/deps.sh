@@ -15,7 +15,7 @@ set -euo pipefail
 
 # purpose   packages (one row per purpose; the reasons follow below)
 PACKAGES=$(cat <<'EOF'
-build       build-essential pkg-config libseccomp-dev libjansson-dev
+build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev
 tests       python3
 bench       bubblewrap hyperfine python3
 style       clang-format
@@ -23,7 +23,8 @@ valgrind    valgrind
 EOF
 )
 # build:    compiler, make, libc headers, and the libraries we link
-#           (libseccomp for the sandbox's syscall filter, jansson for JSON).
+#           (libseccomp for the sandbox's syscall filter, jansson for JSON,
+#           OpenSSL's libcrypto for SHA-256: compile-cache keys, later HMAC).
 # tests:    what the test suites need beyond a build: python3 for the
 #           sandbox suite's helpers (its cases are built with gcc -static,
 #           whose static libc comes with build-essential). The integration

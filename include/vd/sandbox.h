@@ -104,7 +104,8 @@ struct vd_sandbox_limits {
 };
 void vd_sandbox_limits_defaults(struct vd_sandbox_limits *l);
 
-#define VD_RUN_ALLOW_LOCKS 1u /* let flock/fcntl locks through the filter */
+#define VD_RUN_ALLOW_LOCKS 1u      /* let flock/fcntl locks through the filter */
+#define VD_RUN_NO_ADDRESS_LIMIT 2u /* mode none: no RLIMIT_AS (JVM, Go, .NET reserve) */
 
 struct vd_run_spec {
     const char *const *argv; /* argv[0] is looked up on PATH inside the box */
@@ -127,6 +128,9 @@ void vd_run_spec_init(struct vd_run_spec *s); /* defaults, fds -1 */
  * through /proc/self/fd/0. *out is the new fd (close-on-exec, the caller's).
  * Fails with VD_ETOOBIG past cap bytes. */
 int vd_sandbox_sealed_input(int src_fd, size_t cap, int *out) VD_MUST_CHECK;
+
+/* The same from memory: len bytes of data in a sealed, read-only memfd. */
+int vd_sandbox_sealed_data(const void *data, size_t len, int *out) VD_MUST_CHECK;
 
 /* The environment a program gets when spec.envp is NULL. */
 extern const char *const vd_sandbox_default_env[];
@@ -186,6 +190,13 @@ int vd_box_copy_dir(struct vd_box *box, const char *host_dir, struct vd_errbuf *
  * A symlink, a FIFO, a device or a path leaving /box gives VD_EUNSAFE. */
 int vd_box_read_file(struct vd_box *box, const char *name, size_t cap, struct vd_buf *out,
                      struct vd_errbuf *eb) VD_MUST_CHECK;
+
+/* Copies every regular file and directory of /box into host_dir (an empty
+ * directory of the caller's), at most max_bytes and max_files in all
+ * (VD_ETOOBIG past them). Links, FIFOs, devices and sockets are skipped and
+ * never followed; names come from the box's own directories. */
+int vd_box_export(struct vd_box *box, const char *host_dir, uint64_t max_bytes, size_t max_files,
+                  struct vd_errbuf *eb) VD_MUST_CHECK;
 
 /* Runs one program. Returns 0 with res filled in (res must have been
  * initialised with vd_run_result_init; its buffers are reused), or a

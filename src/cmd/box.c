@@ -21,7 +21,6 @@
 #include "vd/sandbox.h"
 
 #define BOX_MAX_LIST 64
-#define BOX_SLOT_SCAN 256
 #define BOX_STDIN_MAX ((size_t)1 << 30) /* 1 GiB of input */
 
 static void usage(FILE *f)
@@ -156,7 +155,7 @@ int vd_cmd_box(int argc, char **argv)
     struct vd_box *box = NULL;
     const char *dir = NULL, *in_path = NULL, *out_path = NULL, *err_path = NULL, *meta = NULL;
     const char *binds[BOX_MAX_LIST + 1], *env[BOX_MAX_LIST + 8];
-    int nbinds = 0, nenv = 0, wall_set = 0, slot = -1, ret = 2, rc;
+    int nbinds = 0, nenv = 0, wall_set = 0, slot = -1, ret = 2, rc = 0;
     uint64_t v;
 
     vd_sandbox_config_defaults(&cfg);
@@ -296,14 +295,7 @@ int vd_cmd_box(int argc, char **argv)
 
     /* The first free slot, unless one was named: each holds a lock, so
      * several `verdict box` can run side by side without sharing a uid. */
-    for (int k = slot >= 0 ? slot : 0; k < (slot >= 0 ? slot + 1 : BOX_SLOT_SCAN); k++) {
-        eb.msg[0] = '\0';
-        cfg.first_uid = 60000 + (unsigned)k;
-        cfg.first_gid = 60000 + (unsigned)k;
-        rc = vd_sandbox_open(&cfg, &sb, &eb);
-        if (rc != -EBUSY)
-            break;
-    }
+    (void)!vd_cmd_open_sandbox(&cfg, slot, &sb, &eb);
     if (!sb) {
         res.status = VD_RUN_IE;
         /* No sandbox, so nothing was enforced: "none" is the honest mode. */

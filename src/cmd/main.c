@@ -17,6 +17,9 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } cmds[] = {
+    {"run", vd_cmd_run,
+     "judge a source file locally: compile once, run every test, give a verdict"},
+    {"langs", vd_cmd_langs, "list the languages, their versions, and which are installed"},
     {"box", vd_cmd_box, "run one program in the sandbox and write its record (like isolate --run)"},
 };
 

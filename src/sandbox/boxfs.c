@@ -284,3 +284,105 @@ out:
     close(fd);
     return rc;
 }
+
+struct export {
+    uint64_t bytes, max_bytes;
+    size_t files, max_files;
+};
+
+/* Copies the directory `from` (an fd inside the box, reached without
+ * following anything) into the host directory `to`. */
+static int export_tree(int from, int to, struct export *x, int depth, struct vd_errbuf *eb)
+{
+    DIR *d;
+    struct dirent *e;
+    int rc = 0;
+
+    if (depth > COPY_MAX_DEPTH)
+        return vd_errf(eb, VD_ETOOBIG, "the box's tree is deeper than %d levels", COPY_MAX_DEPTH);
+    int dfd = dup(from);
+    if (dfd < 0 || !(d = fdopendir(dfd))) {
+        rc = vd_errf(eb, -errno, "reading a box directory: %s", strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return rc;
+    }
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue; /* nothing runs in the box: it cannot vanish, but never mind */
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            continue;
+        if (++x->files > x->max_files) {
+            rc = vd_errf(eb, VD_ETOOBIG, "more than %zu files in the box", x->max_files);
+            break;
+        }
+        /* One component at a time from a directory we already hold, with
+         * O_NOFOLLOW: a link anywhere is refused, not followed. */
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int hsub = -1;
+            if (sub < 0 || (mkdirat(to, e->d_name, 0755) < 0 && errno != EEXIST) ||
+                (hsub = openat(to, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                rc = vd_errf(eb, -errno, "exporting directory %s: %s", e->d_name, strerror(errno));
+            else
+                rc = export_tree(sub, hsub, x, depth + 1, eb);
+            if (sub >= 0)
+                close(sub);
+            if (hsub >= 0)
+                close(hsub);
+            continue;
+        }
+        x->bytes += (uint64_t)st.st_size;
+        if (x->bytes > x->max_bytes) {
+            rc = vd_errf(eb, VD_ETOOBIG, "the box holds more than %llu bytes",
+                         (unsigned long long)x->max_bytes);
+            break;
+        }
+        int in = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        int out = in < 0 ? -1
+                         : openat(to, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                  st.st_mode & 0755);
+        if (in < 0 || out < 0) {
+            rc = vd_errf(eb, -errno, "exporting %s: %s", e->d_name, strerror(errno));
+        } else {
+            char buf[65536];
+            ssize_t k;
+            uint64_t left = (uint64_t)st.st_size;
+            /* At most the size seen: nothing writes to it, but a cap is a cap. */
+            while (left > 0 && (k = read(in, buf, left < sizeof(buf) ? left : sizeof(buf))) > 0) {
+                if ((rc = write_all(out, buf, (size_t)k)) < 0)
+                    break;
+                left -= (uint64_t)k;
+            }
+            if (rc < 0)
+                rc = vd_errf(eb, rc, "exporting %s: %s", e->d_name, strerror(-rc));
+        }
+        if (in >= 0)
+            close(in);
+        if (out >= 0)
+            close(out);
+    }
+    closedir(d);
+    return rc;
+}
+
+int vd_box_export(struct vd_box *box, const char *host_dir, uint64_t max_bytes, size_t max_files,
+                  struct vd_errbuf *eb)
+{
+    struct export x = {0, max_bytes, 0, max_files};
+    int from = vd__box_openat(box->box_fd, ".", O_RDONLY | O_DIRECTORY, 0);
+    if (from < 0)
+        return unsafe(eb, from, "/box");
+    int to = open(host_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (to < 0) {
+        close(from);
+        return vd_errf(eb, -errno, "open %s: %s", host_dir, strerror(errno));
+    }
+    int rc = export_tree(from, to, &x, 0, eb);
+    close(from);
+    close(to);
+    return rc;
+}

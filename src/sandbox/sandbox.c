@@ -739,6 +739,46 @@ static void internal_error(struct vd_run_result *r, int rc, const char *what)
     snprintf(r->message, sizeof(r->message), "%s: %s", what, vd_strerror(rc));
 }
 
+/* Seals a memfd we filled: read-only mode (a reopen for writing fails with
+ * EACCES before the seal would), no write, no resize, no more seals. */
+static int seal(int fd)
+{
+    if (fchmod(fd, 0444) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+        lseek(fd, 0, SEEK_SET) < 0)
+        return -errno;
+    return 0;
+}
+
+int vd_sandbox_sealed_data(const void *data, size_t len, int *out)
+{
+    const char *p = data;
+    int rc = 0;
+    int fd = memfd_create("stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    *out = -1;
+    if (fd < 0)
+        return -errno;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = w < 0 ? -errno : -EIO;
+            break;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (rc == 0)
+        rc = seal(fd);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
 int vd_sandbox_sealed_input(int src_fd, size_t cap, int *out)
 {
     char buf[65536];
@@ -770,13 +810,8 @@ int vd_sandbox_sealed_input(int src_fd, size_t cap, int *out)
             off += w > 0 ? w : 0;
         }
     }
-    /* 0444: a reopen for writing fails (EACCES) before the seal would. */
-    if (fchmod(fd, 0444) < 0 ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
-        lseek(fd, 0, SEEK_SET) < 0) {
-        rc = -errno;
+    if ((rc = seal(fd)) < 0)
         goto out;
-    }
     *out = fd;
     return 0;
 out:
@@ -848,7 +883,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
     /* Without a memory cgroup, RLIMIT_AS bounds the damage at twice the
      * limit (address space is more than memory: runtimes reserve); the
      * verdict then comes from the peak RSS. */
-    if (cg->mem_max_fd < 0 && l->memory_kb)
+    if (cg->mem_max_fd < 0 && l->memory_kb && !(spec->flags & VD_RUN_NO_ADDRESS_LIMIT))
         rl.as = l->memory_kb * 1024 * 2;
     rl.fsize = l->fsize_kb * 1024;
     rl.stack = l->stack_kb * 1024;

@@ -122,3 +122,23 @@ TEST_ENTRY(boxfs_copy_dir)
 /* test_mounts.c (root: real boxes) */
 TEST_ENTRY(mounts_reset_forgets_every_trace)
 TEST_ENTRY(mounts_root_is_minimal_and_read_only)
+
+/* test_checker.c */
+TEST_ENTRY(checker_tokens_ignore_whitespace)
+TEST_ENTRY(checker_exact_nocase)
+TEST_ENTRY(checker_float_tolerances)
+TEST_ENTRY(checker_parse_errors)
+
+/* test_lang.c */
+TEST_ENTRY(lang_parse_defaults_and_fields)
+TEST_ENTRY(lang_parse_errors_name_the_field)
+TEST_ENTRY(lang_expand_placeholders)
+TEST_ENTRY(lang_table_lookups)
+
+/* test_json.c */
+TEST_ENTRY(json_lossy_keeps_valid_replaces_invalid)
+
+/* test_judge.c (root: real boxes) */
+TEST_ENTRY(judge_verdicts_in_order)
+TEST_ENTRY(judge_compile_error_and_limits)
+TEST_ENTRY(judge_plain_run_and_checker_program)
