@@ -285,7 +285,8 @@ out:
     return rc;
 }
 
-struct export {
+struct export
+{
     uint64_t bytes, max_bytes;
     size_t files, max_files;
 };
@@ -342,9 +343,10 @@ static int export_tree(int from, int to, struct export *x, int depth, struct vd_
             break;
         }
         int in = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        int out = in < 0 ? -1
-                         : openat(to, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                  st.st_mode & 0755);
+        int out = in < 0
+                      ? -1
+                      : openat(to, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                               st.st_mode & 0755);
         if (in < 0 || out < 0) {
             rc = vd_errf(eb, -errno, "exporting %s: %s", e->d_name, strerror(errno));
         } else {
