@@ -1,8 +1,11 @@
 #!/bin/sh
 # bench/run.sh - build and run the box benchmark (bench/box.c -> build/bench-box).
 # Usage: bench/run.sh [--quick] [-n N] [--python-n M] [-w W]
-# Run as root. Prints the machine first; the last line of the output is
+# Run as root. Prints the machine first, then the box benchmark, whose last
+# line is
 #   box: pooled/bare=R1 fresh/bare=R2 bwrap/bare=R3 python_pooled/bare=R4
+# and then the judge benchmark, whose last line (the last of all) is
+#   judge: c100/bare=R1 py100/bare=R2 cached_compile_ms=M
 set -eu
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +45,15 @@ if ! nm build/libverdict.a 2>/dev/null | grep -q ' T vd_box_run$'; then
 fi
 # shellcheck disable=SC2046  # pkg-config output is a word list on purpose
 $CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -o build/bench-box bench/box.c \
-    build/libverdict.a $(pkg-config --libs libseccomp jansson) -lpthread
+    build/libverdict.a $(pkg-config --libs libseccomp jansson libcrypto) -lpthread
 
-# ---- run ----
-exec build/bench-box "$@"
+$CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -o build/bench-judge bench/judge.c \
+    build/libverdict.a $(pkg-config --libs libseccomp jansson libcrypto) -lpthread
+
+# ---- run: the box benchmark, then the judge one (its line comes last) ----
+build/bench-box "$@"
+echo
+judge_args=
+for a in "$@"; do [ "$a" = --quick ] && judge_args=--quick; done
+# shellcheck disable=SC2086  # empty or one word
+exec build/bench-judge $judge_args --langs "$repo/langs"

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "judge-int.h"
@@ -150,6 +151,13 @@ static const char **lang_env(const struct vd_lang *l)
     for (size_t j = 0; j < m; j++)
         v[k++] = l->env[j];
     return v;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void spec_for(const struct vd_lang *l, const struct vd_lang_limits *lim, const char **env,
@@ -365,11 +373,14 @@ static int compile(struct plan *p)
     char key[VD__CACHE_KEY_LEN + 1], **argv = NULL;
     int rc;
 
+    uint64_t t0 = now_us();
     vd__cache_key(l, p->req->source, p->req->source_len, key);
     if (p->j->cache &&
         vd__cache_get(p->j->cache, key, p->files, sizeof(p->files), &res->compile.output) == 0) {
         res->compile.ok = 1;
         res->compile.cached = 1;
+        /* What a cached compile costs: the key and the lookup. */
+        res->compile.wall_us = now_us() - t0;
         return 0;
     }
     vd_run_result_init(&rr);
