@@ -100,7 +100,7 @@ endif
 # ---- build -----------------------------------------------------------------
 
 .DEFAULT_GOAL := all
-.PHONY: all deps test check unit test-unit-run bench run style check-symbols valgrind clean
+.PHONY: fuzz all deps test check unit test-unit-run bench run style check-symbols valgrind clean
 
 all: $(VERDICT) $(TEST_UNIT)
 
@@ -170,6 +170,32 @@ style:
 check-symbols: $(LIB) $(CMD_OBJ)
 	$(Q)bash scripts/check-symbols.sh $(LIB) $(LIB_OBJ) $(CMD_OBJ)
 
+# ---- fuzzing (clang's libFuzzer, with ASan and UBSan) --------------------
+# Every tests/fuzz/fuzz_*.c is a target, linked with the library's sources
+# built for it. `make fuzz` runs each for FUZZ_SECONDS on its checked-in
+# corpus (read-only: new inputs go to a temporary directory).
+FUZZ_SECONDS ?= 20
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/vd/*.h)
+	$(Q)mkdir -p build-fuzz
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread
+
+fuzz:
+	$(Q)bash scripts/deps.sh build fuzz
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+	$(Q)set -e; for b in $(FUZZ_BIN); do \
+		name=$${b#build-fuzz/fuzz_}; work=$$(mktemp -d); \
+		echo "fuzz $$name: $(FUZZ_SECONDS) s"; \
+		$$b -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+			$$work tests/fuzz/corpus/$$name 2>&1 | tail -n 2; \
+		rm -rf $$work; \
+	done
+
 valgrind:
 ifneq ($(strip $(SANITIZE)),)
 	$(error make valgrind cannot run sanitizer builds; drop SANITIZE)
@@ -180,4 +206,4 @@ endif
 		--show-leak-kinds=definite,possible $(TEST_UNIT)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

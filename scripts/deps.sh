@@ -19,6 +19,7 @@ build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev
 tests       python3
 bench       bubblewrap hyperfine python3
 style       clang-format
+fuzz        clang libclang-rt-14-dev
 valgrind    valgrind
 EOF
 )
@@ -33,6 +34,7 @@ EOF
 #           to time runs, python3 for the interpreter workload.
 # style:    clang-format for `make style`.
 # valgrind: `make valgrind`.
+# fuzz:     clang and its libFuzzer runtime for `make fuzz`.
 
 purposes=("$@")
 if [ ${#purposes[@]} -eq 0 ]; then

@@ -602,6 +602,7 @@ int vd__init_spawn(const struct vd__box_params *p, int *sock_out, int *pidfd_out
 {
     int sv[2] = {-1, -1}, pidfd = -1, fds[1] = {-1}, nfds = 1, rc;
     int sz = VD__MSG_MAX * 2;
+    struct pollfd pf;
     pid_t pid;
     union {
         struct vd__msg_hdr h;
@@ -631,8 +632,8 @@ int vd__init_spawn(const struct vd__box_params *p, int *sock_out, int *pidfd_out
     close(sv[1]);
     sv[1] = -1;
 started:
-
-    struct pollfd pf = {.fd = sv[0], .events = POLLIN};
+    pf.fd = sv[0];
+    pf.events = POLLIN;
     rc = poll(&pf, 1, 10000);
     if (rc <= 0) {
         rc = vd_errf(eb, rc == 0 ? VD_ETIMEDOUT : -errno, "the box init did not start");
