@@ -6,6 +6,7 @@
 # Suites, in order:
 #   unit      BUILD_DIR/test-unit
 #   sandbox   tests/sandbox/run.sh BUILD_DIR/verdict   (when the script exists)
+#   langs     tests/langs/run.sh BUILD_DIR/verdict     (every installed language)
 #
 # Each suite prints its own lines and ends with a line
 # `N passed, N failed` (optionally `, N skipped`). This script streams each
@@ -74,6 +75,12 @@ if [ -f tests/sandbox/run.sh ]; then
     fi
 else
     report+=("sandbox  not present yet (tests/sandbox/run.sh)")
+fi
+
+# Every language whose toolchain is installed (CI installs the core ones
+# first; the others are tested wherever their packages are present).
+if [ -f tests/langs/run.sh ]; then
+    run_suite langs bash tests/langs/run.sh "$build/verdict" -j 2
 fi
 
 echo "=== summary"
