@@ -140,6 +140,7 @@ deps:
 # pkg-config by the time anything is compiled.
 test:
 	$(Q)bash scripts/deps.sh build tests
+	$(Q)bash scripts/langs-install.sh --core
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run-all.sh $(BUILD)
 

@@ -1,0 +1,10 @@
+using System;
+
+class Program
+{
+    static void Main()
+    {
+        int[] a = new int[1];
+        Console.WriteLine(a[2]); // IndexOutOfRangeException
+    }
+}

@@ -1,0 +1,2 @@
+: spin  begin 1 drop again ;
+spin

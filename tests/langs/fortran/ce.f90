@@ -1,0 +1,5 @@
+program ce
+  integer :: x
+  x = 'not an integer'
+  print *, x
+end program ce

@@ -1,0 +1,3 @@
+program re
+  error stop 3
+end program re

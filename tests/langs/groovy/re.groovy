@@ -1,0 +1,2 @@
+def a = new int[1]
+println a[2]

@@ -1,0 +1,1 @@
+null.x = 1; // TypeError, uncaught

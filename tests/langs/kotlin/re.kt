@@ -1,0 +1,4 @@
+fun main() {
+    val a = IntArray(1)
+    println(a[2]) // ArrayIndexOutOfBoundsException
+}

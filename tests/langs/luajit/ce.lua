@@ -1,0 +1,3 @@
+function main(
+  print("unbalanced")
+end

@@ -1,0 +1,6 @@
+program AB;
+var a, b: int64;
+begin
+  readln(a, b);
+  writeln(a + b);
+end.

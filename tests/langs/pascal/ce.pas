@@ -1,0 +1,6 @@
+program CE;
+var x: integer;
+begin
+  x := 'not an integer';
+  writeln(x);
+end.

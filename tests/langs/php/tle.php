@@ -1,0 +1,3 @@
+<?php
+$n = 0;
+while (true) $n++;

@@ -1,0 +1,4 @@
+int main()
+{
+    error("runtime error\n");
+}

@@ -1,0 +1,3 @@
+#lang racket/base
+(define (f x)
+  (+ x 1)

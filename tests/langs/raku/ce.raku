@@ -1,0 +1,3 @@
+sub main( {
+    say "unbalanced";
+}

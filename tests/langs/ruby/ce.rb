@@ -1,0 +1,3 @@
+def main(
+  puts "unbalanced"
+end

@@ -1,0 +1,1 @@
+SELECT abs(-9223372036854775807 - 1); -- integer overflow: an error, and -bail stops

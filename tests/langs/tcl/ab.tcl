@@ -1,0 +1,3 @@
+gets stdin line
+lassign [regexp -all -inline {\S+} $line] a b
+puts [expr {$a + $b}]

@@ -1,0 +1,2 @@
+const a: any = null;
+console.log(a.x); // TypeError, uncaught

@@ -1,0 +1,6 @@
+module main;
+  initial begin
+    $display("Hello, World!");
+    $finish;
+  end
+endmodule

@@ -1,0 +1,3 @@
+module main;
+  initial $fatal(1, "runtime error");
+endmodule
