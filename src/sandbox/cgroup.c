@@ -318,6 +318,7 @@ int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *
     s->mode = cg->mode;
     s->dir_fd = s->mem_max_fd = s->memsw_max_fd = s->mem_peak_fd = s->mem_cur_fd = -1;
     s->mem_events_fd = s->cpu_fd = s->pids_max_fd = s->pids_cur_fd = s->kill_fd = -1;
+    s->failcnt_fd = -1;
     for (int i = 0; i < 3; i++)
         s->procs_fd[i] = -1;
     if (cg->mode == VD_SANDBOX_NONE)
@@ -364,6 +365,7 @@ int vd__cg_slot_open(const struct vd__cg *cg, unsigned uid, struct vd__cg_slot *
         (rc = open_in(s->path[0], "memory.max_usage_in_bytes", RW, 0, &s->mem_peak_fd)) < 0 ||
         (rc = open_in(s->path[0], "memory.usage_in_bytes", O_RDONLY, 0, &s->mem_cur_fd)) < 0 ||
         (rc = open_in(s->path[0], "memory.oom_control", O_RDONLY, 0, &s->mem_events_fd)) < 0 ||
+        (rc = open_in(s->path[0], "memory.failcnt", O_RDONLY, 1, &s->failcnt_fd)) < 0 ||
         (rc = open_in(s->path[1], "cpuacct.usage", RW, 0, &s->cpu_fd)) < 0 ||
         (rc = open_in(s->path[2], "pids.max", RW, 0, &s->pids_max_fd)) < 0 ||
         (rc = open_in(s->path[2], "pids.current", O_RDONLY, 0, &s->pids_cur_fd)) < 0) {
@@ -378,9 +380,10 @@ out:
 
 void vd__cg_slot_close(struct vd__cg_slot *s)
 {
-    int *fds[] = {&s->dir_fd,     &s->mem_max_fd,    &s->memsw_max_fd, &s->mem_peak_fd,
-                  &s->mem_cur_fd, &s->mem_events_fd, &s->cpu_fd,       &s->pids_max_fd,
-                  &s->kill_fd,    &s->procs_fd[0],   &s->procs_fd[1],  &s->procs_fd[2]};
+    int *fds[] = {&s->dir_fd,      &s->mem_max_fd,    &s->memsw_max_fd, &s->mem_peak_fd,
+                  &s->mem_cur_fd,  &s->mem_events_fd, &s->cpu_fd,       &s->pids_max_fd,
+                  &s->kill_fd,     &s->procs_fd[0],   &s->procs_fd[1],  &s->procs_fd[2],
+                  &s->pids_cur_fd, &s->failcnt_fd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -424,6 +427,20 @@ static int oom_count(struct vd__cg_slot *s, uint64_t *n)
     return rc == -ENOENT ? 0 : rc;
 }
 
+/* How often the cgroup's usage hit its limit (v1 memory.failcnt, v2 the
+ * "max" count of memory.events). */
+static int limit_hits(struct vd__cg_slot *s, uint64_t *n)
+{
+    int rc;
+    *n = 0;
+    if (s->mode == VD_SANDBOX_CGROUP1)
+        return s->failcnt_fd >= 0 ? read_u64(s->failcnt_fd, n) : 0;
+    if (s->mem_events_fd < 0)
+        return 0;
+    rc = read_key(s->mem_events_fd, "max", n);
+    return rc == -ENOENT ? 0 : rc;
+}
+
 int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struct vd_errbuf *eb)
 {
     char v[32];
@@ -444,8 +461,8 @@ int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struc
             write_fd(s->mem_peak_fd, s->mode == VD_SANDBOX_CGROUP2 ? "reset" : "0") == 0;
         if ((rc = read_u64(s->mem_cur_fd, &s->mem_base)) < 0)
             return vd_errf(eb, rc, "reading memory usage: %s", strerror(-rc));
-        if ((rc = oom_count(s, &s->oom_base)) < 0)
-            return vd_errf(eb, rc, "reading the OOM counter: %s", strerror(-rc));
+        if ((rc = oom_count(s, &s->oom_base)) < 0 || (rc = limit_hits(s, &s->hits_base)) < 0)
+            return vd_errf(eb, rc, "reading the OOM counters: %s", strerror(-rc));
     }
     if (s->pids_max_fd >= 0) {
         /* On v1 the slot's forker and box inits are members too (see
@@ -488,21 +505,24 @@ int vd__cg_cpu_us(struct vd__cg_slot *s, uint64_t *out)
     return 0;
 }
 
-int vd__cg_end(struct vd__cg_slot *s, uint64_t *cpu_us, uint64_t *mem_kb, int *oom)
+int vd__cg_end(struct vd__cg_slot *s, uint64_t *cpu_us, uint64_t *mem_kb, int *oom, int *limit_hit)
 {
-    uint64_t peak = 0, n = 0;
+    uint64_t peak = 0, n = 0, hits = 0;
     int rc;
 
     *mem_kb = 0;
     *oom = 0;
+    *limit_hit = 0;
     if ((rc = vd__cg_cpu_us(s, cpu_us)) < 0)
         return rc;
     if (s->mem_peak_fd < 0)
         return 0;
-    if ((rc = read_u64(s->mem_peak_fd, &peak)) < 0 || (rc = oom_count(s, &n)) < 0)
+    if ((rc = read_u64(s->mem_peak_fd, &peak)) < 0 || (rc = oom_count(s, &n)) < 0 ||
+        (rc = limit_hits(s, &hits)) < 0)
         return rc;
     *mem_kb = (peak > s->mem_base ? peak - s->mem_base : 0) / 1024;
     *oom = n > s->oom_base;
+    *limit_hit = hits > s->hits_base;
     return 0;
 }
 

@@ -131,12 +131,14 @@ struct vd__cg_slot {
     int mem_events_fd;  /* v2 memory.events / v1 memory.oom_control */
     int cpu_fd;         /* v2 cpu.stat / v1 cpuacct.usage */
     int pids_max_fd;
-    int pids_cur_fd; /* v1: pids.current, for what is there before a run */
-    int kill_fd;     /* v2 cgroup.kill, -1 when absent */
+    int pids_cur_fd;
+    int failcnt_fd; /* v1: memory.failcnt */ /* v1: pids.current, for what is there before a run */
+    int kill_fd;                             /* v2 cgroup.kill, -1 when absent */
     /* Per-run baselines. */
     uint64_t cpu_base_us;
     uint64_t mem_base;
     uint64_t oom_base;
+    uint64_t hits_base; /* times the usage hit the limit, at the start */
     int peak_resettable;
 };
 
@@ -151,7 +153,10 @@ int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struc
 /* CPU of the run so far, in microseconds. */
 int vd__cg_cpu_us(struct vd__cg_slot *s, uint64_t *out) VD_MUST_CHECK;
 /* After the run: CPU, peak memory, whether the OOM killer struck. */
-int vd__cg_end(struct vd__cg_slot *s, uint64_t *cpu_us, uint64_t *mem_kb, int *oom) VD_MUST_CHECK;
+/* After the run: CPU, peak memory, whether the OOM killer struck, and
+ * whether the usage hit the limit at all. */
+int vd__cg_end(struct vd__cg_slot *s, uint64_t *cpu_us, uint64_t *mem_kb, int *oom, int *limit_hit)
+    VD_MUST_CHECK;
 /* Kills every process of the slot's cgroup (v2 cgroup.kill); -ENOTSUP on v1. */
 int vd__cg_kill(struct vd__cg_slot *s);
 

@@ -664,8 +664,23 @@ static const char *stage_name(int stage)
     return stage >= 0 && (size_t)stage < sizeof(names) / sizeof(names[0]) ? names[stage] : "?";
 }
 
+/* A run that would be TLE, but whose cgroup hit its memory limit while the
+ * program itself held at least half of it: see decide(). The half keeps a
+ * small CPU-bound program from being blamed for stale page cache pressing
+ * on the limit. */
+static int thrashed(const struct run_state *st, int have_cg_mem, int limit_hit, uint64_t mem_kb,
+                    const struct vd__msg_done *d, uint64_t cpu_us, int sig)
+{
+    const struct vd_sandbox_limits *l = &st->spec->limits;
+    int tle = st->reason == KILL_CPU || st->reason == KILL_WALL || sig == SIGXCPU ||
+              (l->cpu_ms && cpu_us > (uint64_t)l->cpu_ms * 1000) ||
+              (l->wall_ms && d->wall_us > (uint64_t)l->wall_ms * 1000);
+    return tle && st->reason != KILL_OUTPUT && have_cg_mem && limit_hit && l->memory_kb &&
+           mem_kb * 2 >= l->memory_kb;
+}
+
 static void decide(struct run_state *st, const struct vd__msg_done *d, uint64_t cpu_us,
-                   uint64_t mem_kb, int have_cg_mem, int oom)
+                   uint64_t mem_kb, int have_cg_mem, int oom, int limit_hit)
 {
     struct vd_run_result *r = st->res;
     const struct vd_sandbox_limits *l = &st->spec->limits;
@@ -699,6 +714,15 @@ static void decide(struct run_state *st, const struct vd__msg_done *d, uint64_t 
         r->status = VD_RUN_IE;
         r->cancelled = 1;
         snprintf(r->message, sizeof(r->message), "cancelled");
+    } else if (thrashed(st, have_cg_mem, limit_hit, mem_kb, d, cpu_us, sig)) {
+        /* Out of time because out of memory: at its limit, the cgroup kept
+         * evicting the runtime's own code pages (charged to it when first
+         * read) and the program refaulted them until its time ran out,
+         * without the OOM killer ever striking. The limit was memory. */
+        r->status = VD_RUN_MLE;
+        snprintf(r->message, sizeof(r->message),
+                 "memory limit of %llu KiB exceeded (reclaim at the limit used up the time)",
+                 (unsigned long long)l->memory_kb);
     } else if (st->reason == KILL_CPU ||
                (l->cpu_ms && cpu_us > (uint64_t)l->cpu_ms * 1000 && st->reason != KILL_OUTPUT) ||
                (sig == SIGXCPU)) {
@@ -850,7 +874,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
     } reply;
     int out[2] = {-1, -1}, err[2] = {-1, -1}, devnull = -1, rc, done = 0;
     uint64_t t0, cpu_us = 0, mem_kb = 0, next_cpu = 0;
-    int oom = 0;
+    int oom = 0, limit_hit = 0;
 
     if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
         return VD_EINVAL;
@@ -1000,7 +1024,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
             close_fd(&err[0]);
     }
     if (cg->mode != VD_SANDBOX_NONE) {
-        if ((rc = vd__cg_end(cg, &cpu_us, &mem_kb, &oom)) < 0) {
+        if ((rc = vd__cg_end(cg, &cpu_us, &mem_kb, &oom, &limit_hit)) < 0) {
             internal_error(res, rc, "reading the cgroup counters");
             goto out;
         }
@@ -1010,7 +1034,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
     } else {
         cpu_us = reply.d.cpu_us;
     }
-    decide(&st, &reply.d, cpu_us, mem_kb, cg->mem_peak_fd >= 0, oom);
+    decide(&st, &reply.d, cpu_us, mem_kb, cg->mem_peak_fd >= 0, oom, limit_hit);
 out:
     close_fd(&out[0]);
     close_fd(&out[1]);
