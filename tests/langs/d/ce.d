@@ -1,0 +1,7 @@
+import std.stdio;
+
+void main()
+{
+    int x = "not an int";
+    writeln(x);
+}

@@ -1,0 +1,6 @@
+import std.stdio;
+
+void main()
+{
+    throw new Exception("runtime error");
+}
