@@ -142,3 +142,8 @@ TEST_ENTRY(json_lossy_keeps_valid_replaces_invalid)
 TEST_ENTRY(judge_verdicts_in_order)
 TEST_ENTRY(judge_compile_error_and_limits)
 TEST_ENTRY(judge_plain_run_and_checker_program)
+
+/* test_config.c */
+TEST_ENTRY(config_defaults_file_env)
+TEST_ENTRY(config_errors_name_key_and_source)
+TEST_ENTRY(config_dump_hides_secrets_and_example_in_step)
