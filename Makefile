@@ -23,7 +23,7 @@
 CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
-PKGS := libseccomp jansson libcrypto
+PKGS := libseccomp jansson libcrypto libmicrohttpd
 
 ifneq ($(strip $(SANITIZE)),)
 BUILD ?= build-san

@@ -15,7 +15,7 @@ set -euo pipefail
 
 # purpose   packages (one row per purpose; the reasons follow below)
 PACKAGES=$(cat <<'EOF'
-build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev
+build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev
 tests       python3
 bench       bubblewrap hyperfine python3
 style       clang-format
@@ -25,7 +25,8 @@ EOF
 )
 # build:    compiler, make, libc headers, and the libraries we link
 #           (libseccomp for the sandbox's syscall filter, jansson for JSON,
-#           OpenSSL's libcrypto for SHA-256: compile-cache keys, later HMAC).
+#           OpenSSL's libcrypto for SHA-256: compile-cache keys, later HMAC;
+#           libmicrohttpd for the HTTP API: no HTTP parsing of our own).
 # tests:    what the test suites need beyond a build: python3 for the
 #           sandbox suite's helpers (its cases are built with gcc -static,
 #           whose static libc comes with build-essential). The integration

@@ -147,3 +147,9 @@ TEST_ENTRY(judge_plain_run_and_checker_program)
 TEST_ENTRY(config_defaults_file_env)
 TEST_ENTRY(config_errors_name_key_and_source)
 TEST_ENTRY(config_dump_hides_secrets_and_example_in_step)
+
+/* test_server.c */
+TEST_ENTRY(server_request_and_response)
+TEST_ENTRY(server_refuses_bodies_over_the_cap)
+TEST_ENTRY(server_streams_events)
+TEST_ENTRY(server_blocking_handler_holds_only_its_connection)
