@@ -207,6 +207,19 @@ static int valid_id(const char *s)
     return 1;
 }
 
+/* glibc's regcomp copies the tree once per repetition, so stacked
+ * quantifiers ("a++++...") or nested intervals take memory exponential in
+ * the pattern (found by fuzz_lang). A version pattern needs none of them. */
+static int simple_pattern(const char *p)
+{
+    if (strlen(p) > 100 || strchr(p, '{'))
+        return 0;
+    for (size_t i = 1; p[i]; i++)
+        if (strchr("+*?", p[i]) && strchr("+*?", p[i - 1]))
+            return 0;
+    return 1;
+}
+
 int vd_lang_parse(const char *text, size_t len, const char *name, struct vd_lang **out,
                   struct vd_errbuf *eb)
 {
@@ -295,6 +308,13 @@ int vd_lang_parse(const char *text, size_t len, const char *name, struct vd_lang
         (rc = str_vec(v, "command", 1, name, &l->version_cmd, eb)) < 0 ||
         (rc = str_field(v, "pattern", 0, name, &l->version_pattern, eb)) < 0)
         goto out;
+    if (l->version_pattern && !simple_pattern(l->version_pattern)) {
+        rc = vd_errf(eb, VD_EINVAL,
+                     "%s: version.pattern must be a simple regex: at most 100 bytes, no {} "
+                     "intervals, no stacked quantifiers",
+                     name);
+        goto out;
+    }
     if (l->version_pattern) {
         regex_t re;
         if (regcomp(&re, l->version_pattern, REG_EXTENDED) != 0) {

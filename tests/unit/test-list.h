@@ -153,3 +153,8 @@ TEST_ENTRY(server_request_and_response)
 TEST_ENTRY(server_refuses_bodies_over_the_cap)
 TEST_ENTRY(server_streams_events)
 TEST_ENTRY(server_blocking_handler_holds_only_its_connection)
+
+/* test_request.c */
+TEST_ENTRY(request_accepts_ours_and_the_seeds_names)
+TEST_ENTRY(request_refusals_name_the_field)
+TEST_ENTRY(request_size_caps_are_413)

@@ -63,6 +63,12 @@ TEST_IMPL(lang_parse_errors_name_the_field)
                      &l, &eb),
                VD_EINVAL);
     ASSERT_STR_CONTAINS(eb.msg, "\"id\"");
+    /* A regex whose compilation would take exponential memory (fuzz_lang). */
+    ASSERT_ERR(parse("{\"id\":\"c\",\"name\":\"C\",\"source\":\"m\",\"run\":[\"m\"],"
+                     "\"version\":{\"command\":[\"gcc\"],\"pattern\":\"([0-9]++++++)\"}}",
+                     &l, &eb),
+               VD_EINVAL);
+    ASSERT_STR_CONTAINS(eb.msg, "simple regex");
     return TEST_OK;
 }
 

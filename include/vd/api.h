@@ -1,0 +1,84 @@
+/*
+ * api.h - what the HTTP API accepts, checked before anything is stored.
+ *
+ * A submission request is JSON:
+ *
+ *   {"language": "python",              id or alias of the language table
+ *    "source_code": "...",
+ *    "stdin": "...",                    input of a run without tests
+ *    "tests": [{"name": "1", "input": "...", "expected_output": "..."}],
+ *    "checker": "tokens",               tokens, exact, nocase, float:EPS
+ *    "limits": {"cpu_ms": 2000, "wall_ms": 5000, "memory_mb": 256,
+ *               "processes": 16, "output_kb": 1024},
+ *    "stop_on_failure": false,
+ *    "callback_url": "https://...",
+ *    "metadata": {...},                 kept and returned as it is
+ *    "execute": true}                   false: store it, run it later
+ *
+ * The names the seeds' clients send are accepted too: language_id, code,
+ * stdin_data, input, testcases / test_cases (with per-test stdin, expected,
+ * output), time_limit_sec, timeout_seconds, memory_limit_mb, max_memory_mb.
+ * Any other key is refused, so a typo never silently changes a request.
+ *
+ * A refusal fills struct vd_api_error: the HTTP status (400 malformed JSON
+ * or wrong type, 413 over a size cap, 422 a value the server cannot
+ * accept), a code, the field (dotted path, "tests[3].input") and a
+ * sentence.
+ */
+#ifndef VD_API_H
+#define VD_API_H
+
+#include <stddef.h>
+
+#include "vd/buf.h"
+#include "vd/err.h"
+#include "vd/lang.h"
+
+struct vd_api_error {
+    int status;
+    char code[32];
+    char field[64];
+    char message[256];
+};
+
+struct vd_api_test {
+    char *name;
+    char *input;
+    size_t input_len;
+    char *expected;
+    size_t expected_len;
+};
+
+struct vd_api_caps {
+    size_t source_max; /* bytes */
+    size_t input_max;  /* bytes of stdin, and of all tests' input and output together */
+    size_t tests_max;
+};
+
+struct vd_api_request {
+    const struct vd_lang *lang;
+    char *source;
+    size_t source_len;
+    char *stdin_data;
+    size_t stdin_len;
+    struct vd_api_test *tests;
+    size_t ntests;
+    char checker[64];
+    struct vd_lang_limits limits; /* 0 fields: the language's defaults */
+    int stop_on_failure;
+    char *callback_url; /* NULL: none */
+    char *metadata;     /* JSON text, NULL: none */
+    int execute;
+};
+
+/* Parses and checks a request. 0 with *out filled (free with
+ * vd_api_request_free), or a negative code with *err filled. */
+int vd_api_request_parse(const char *body, size_t len, const struct vd_langs *langs,
+                         const struct vd_api_caps *caps, struct vd_api_request *out,
+                         struct vd_api_error *err) VD_MUST_CHECK;
+void vd_api_request_free(struct vd_api_request *r);
+/* The request in canonical form (our names only), the form stored and
+ * parsed again by the worker. */
+int vd_api_request_json(const struct vd_api_request *r, struct vd_buf *out) VD_MUST_CHECK;
+
+#endif /* VD_API_H */
