@@ -1,0 +1,88 @@
+/*
+ * store.h - where submissions live: SQLite by default, PostgreSQL later.
+ *
+ * The API server creates submissions and reads them; workers mark them
+ * running and store results. A backend is a table of operations (struct
+ * vd__store_ops in src/store/store-int.h); vd_store_open() picks it from the
+ * URL: "sqlite:PATH" (or a plain path), later "postgres://...".
+ *
+ * Ids are UUIDv7 text (time-ordered, 36 characters), so listing newest
+ * first is an index scan and ids never collide across nodes.
+ *
+ * Errors: 0 or a negative VD_E* / -errno code; VD_ENOTFOUND for an unknown
+ * id. Ownership: a struct vd_submission filled by the store owns its
+ * strings until vd_submission_free().
+ */
+#ifndef VD_STORE_H
+#define VD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vd/err.h"
+
+#define VD_ID_LEN 36
+
+enum vd_sub_status {
+    VD_SUB_CREATED = 0, /* stored, not queued ("execute": false) */
+    VD_SUB_QUEUED,
+    VD_SUB_RUNNING,
+    VD_SUB_FINISHED,
+    VD_SUB_CANCELLED,
+};
+const char *vd_sub_status_name(enum vd_sub_status s); /* "created", "queued", ... */
+
+struct vd_submission {
+    char id[VD_ID_LEN + 1];
+    char owner[65]; /* who created it; "" for anonymous */
+    char lang[41];
+    char *request; /* the validated request, as JSON text */
+    enum vd_sub_status status;
+    char verdict[12]; /* "" until finished */
+    char *result;     /* the judge's result, as JSON text; NULL until finished */
+    int attempt;      /* runs started so far */
+    int64_t created_ms, started_ms, finished_ms; /* 0 when not yet */
+};
+
+void vd_submission_free(struct vd_submission *s); /* the strings; NULL-safe */
+
+/* Fresh UUIDv7 text for a new submission. */
+void vd_store_new_id(char id[VD_ID_LEN + 1]);
+
+struct vd_store;
+
+struct vd_store_counts {
+    uint64_t created, queued, running, finished, cancelled;
+};
+
+int vd_store_open(const char *url, struct vd_store **out, struct vd_errbuf *eb) VD_MUST_CHECK;
+void vd_store_close(struct vd_store *s);
+
+/* Stores a new submission (id, owner, lang, request and status set by the
+ * caller: CREATED or QUEUED; created_ms set here). In the embedded queue a
+ * QUEUED submission is the queue entry itself, so an accepted job can never
+ * be stored and not queued. */
+int vd_store_create(struct vd_store *s, struct vd_submission *sub) VD_MUST_CHECK;
+int vd_store_get(struct vd_store *s, const char *id, struct vd_submission *out) VD_MUST_CHECK;
+/* Newest first; owner NULL lists everyone's. *out has *n entries (free
+ * each, then vd_free the array); *total counts all that match. */
+int vd_store_list(struct vd_store *s, const char *owner, size_t offset, size_t limit,
+                  struct vd_submission **out, size_t *n, uint64_t *total) VD_MUST_CHECK;
+/* Lifecycle, each refused (VD_EINVAL) when the current status does not
+ * allow it. */
+int vd_store_set_running(struct vd_store *s, const char *id, int attempt) VD_MUST_CHECK;
+/* Stores the result of `attempt`; a stale attempt (a job that was re-run
+ * meanwhile) is ignored and answers 0, so a result is stored once. */
+int vd_store_finish(struct vd_store *s, const char *id, int attempt, const char *verdict,
+                    const char *result) VD_MUST_CHECK;
+int vd_store_set_status(struct vd_store *s, const char *id, enum vd_sub_status st) VD_MUST_CHECK;
+int vd_store_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
+/* Deletes finished and cancelled submissions older than the cutoff;
+ * *deleted says how many. */
+int vd_store_sweep(struct vd_store *s, int64_t finished_before_ms, uint64_t *deleted) VD_MUST_CHECK;
+int vd_store_counts(struct vd_store *s, struct vd_store_counts *out) VD_MUST_CHECK;
+int vd_store_ping(struct vd_store *s) VD_MUST_CHECK;
+
+int64_t vd_now_ms(void); /* wall clock, for timestamps */
+
+#endif /* VD_STORE_H */
