@@ -23,7 +23,7 @@
 CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
-PKGS := libseccomp jansson libcrypto libmicrohttpd
+PKGS := libseccomp jansson libcrypto libmicrohttpd sqlite3
 
 ifneq ($(strip $(SANITIZE)),)
 BUILD ?= build-san

@@ -15,7 +15,7 @@ set -euo pipefail
 
 # purpose   packages (one row per purpose; the reasons follow below)
 PACKAGES=$(cat <<'EOF'
-build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev
+build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev
 tests       python3
 bench       bubblewrap hyperfine python3
 style       clang-format
@@ -26,7 +26,9 @@ EOF
 # build:    compiler, make, libc headers, and the libraries we link
 #           (libseccomp for the sandbox's syscall filter, jansson for JSON,
 #           OpenSSL's libcrypto for SHA-256: compile-cache keys, later HMAC;
-#           libmicrohttpd for the HTTP API: no HTTP parsing of our own).
+#           libmicrohttpd for the HTTP API: no HTTP parsing of our own;
+#           libsqlite3 for the store and the embedded queue, the default
+#           database: 3.35+ for RETURNING, Debian 12 has 3.40).
 # tests:    what the test suites need beyond a build: python3 for the
 #           sandbox suite's helpers (its cases are built with gcc -static,
 #           whose static libc comes with build-essential). The integration

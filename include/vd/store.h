@@ -83,6 +83,15 @@ int vd_store_sweep(struct vd_store *s, int64_t finished_before_ms, uint64_t *del
 int vd_store_counts(struct vd_store *s, struct vd_store_counts *out) VD_MUST_CHECK;
 int vd_store_ping(struct vd_store *s) VD_MUST_CHECK;
 
+/* For the embedded queue (src/queue/queue_store.c) only; everyone else goes
+ * through vd_queue_*. Claim turns the oldest queued submission running with
+ * attempt + 1 in one statement and gives its id and attempt, VD_ENOTFOUND
+ * when none is queued; queued counts the waiting ones; requeue_running puts
+ * every running one back in the queue (*n says how many). */
+int vd_store_claim(struct vd_store *s, char id[VD_ID_LEN + 1], int *attempt) VD_MUST_CHECK;
+int vd_store_queued(struct vd_store *s, uint64_t *n) VD_MUST_CHECK;
+int vd_store_requeue_running(struct vd_store *s, uint64_t *n) VD_MUST_CHECK;
+
 int64_t vd_now_ms(void); /* wall clock, for timestamps */
 
 #endif /* VD_STORE_H */

@@ -1,0 +1,69 @@
+/*
+ * store-int.h - what the files of src/store share, and nothing else does.
+ *
+ * A backend fills in one struct vd__store_ops (STYLE 3.9, as redis'
+ * ConnectionType); store.c picks the backend from the URL and forwards every
+ * vd_store_* call through the table. Each operation receives the backend's
+ * own state (impl) and has the contract of the public call of the same name
+ * in vd/store.h, so a second backend (PostgreSQL) is a second table and no
+ * caller changes.
+ *
+ * The last three operations serve the embedded queue (src/queue/
+ * queue_store.c, through vd_store_claim() and friends): in that queue a
+ * queued submission is the queue entry, so only the store can claim one.
+ */
+#ifndef VD_STORE_INT_H
+#define VD_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vd/store.h"
+
+struct vd__store_ops {
+    /* target: the URL with the scheme removed (for SQLite, a file path). */
+    int (*open)(const char *target, void **impl, struct vd_errbuf *eb);
+    void (*close)(void *impl); /* every borrowed resource is back by then */
+
+    int (*create)(void *impl, struct vd_submission *sub);
+    int (*get)(void *impl, const char *id, struct vd_submission *out);
+    int (*list)(void *impl, const char *owner, size_t offset, size_t limit,
+                struct vd_submission **out, size_t *n, uint64_t *total);
+    int (*set_running)(void *impl, const char *id, int attempt);
+    int (*finish)(void *impl, const char *id, int attempt, const char *verdict, const char *result);
+    int (*set_status)(void *impl, const char *id, enum vd_sub_status st);
+    /* vd_store_delete (named so because clang-format reads C as C++). */
+    int (*remove)(void *impl, const char *id);
+    int (*sweep)(void *impl, int64_t finished_before_ms, uint64_t *deleted);
+    int (*counts)(void *impl, struct vd_store_counts *out);
+    int (*ping)(void *impl);
+
+    /* Embedded queue: the oldest queued submission turned running with
+     * attempt + 1, in one statement (VD_ENOTFOUND when none is queued);
+     * the number queued; every running one put back (a dead process's). */
+    int (*claim)(void *impl, char id[VD_ID_LEN + 1], int *attempt);
+    int (*depth)(void *impl, uint64_t *queued);
+    int (*recover)(void *impl, uint64_t *requeued);
+};
+
+struct vd_store {
+    const struct vd__store_ops *ops;
+    void *impl;
+};
+
+extern const struct vd__store_ops vd__store_sqlite_ops;
+
+/* One schema migration of the SQLite backend: the text that runs, and the
+ * file under src/store/migrations/ that is its readable copy (the unit test
+ * keeps the two identical). The list ends with a NULL sql. */
+struct vd__store_migration {
+    int version;
+    const char *file;
+    const char *sql;
+};
+extern const struct vd__store_migration vd__store_sqlite_migrations[];
+
+/* The largest verdict text a submission holds (its verdict[] minus the NUL). */
+#define VD__STORE_VERDICT_MAX (sizeof(((struct vd_submission *)0)->verdict) - 1)
+
+#endif /* VD_STORE_INT_H */
