@@ -78,7 +78,7 @@ static int unsafe(struct vd_errbuf *eb, int rc, const char *name)
     return vd_errf(eb, rc, "\"%s\" in the box: %s", name, strerror(-rc));
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int vd__sandbox_write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
         ssize_t k = write(fd, p, len);
@@ -120,7 +120,7 @@ int vd_box_put_file(struct vd_box *box, const char *name, const void *data, size
     int fd = create_file(box, name, mode, eb);
     if (fd < 0)
         return fd;
-    rc = write_all(fd, data, len);
+    rc = vd__sandbox_write_all(fd, data, len);
     close(fd);
     if (rc < 0)
         return vd_errf(eb, rc, "writing \"%s\" into the box: %s", name, strerror(-rc));
@@ -198,7 +198,7 @@ static int copy_tree(struct vd_box *box, int host_dir, char *rel, size_t rlen, i
                 char buf[65536];
                 ssize_t k;
                 while ((k = read(in, buf, sizeof(buf))) > 0)
-                    if ((rc = write_all(out, buf, (size_t)k)) < 0)
+                    if ((rc = vd__sandbox_write_all(out, buf, (size_t)k)) < 0)
                         break;
                 if (k < 0)
                     rc = -errno;
@@ -355,7 +355,7 @@ static int export_tree(int from, int to, struct export *x, int depth, struct vd_
             uint64_t left = (uint64_t)st.st_size;
             /* At most the size seen: nothing writes to it, but a cap is a cap. */
             while (left > 0 && (k = read(in, buf, left < sizeof(buf) ? left : sizeof(buf))) > 0) {
-                if ((rc = write_all(out, buf, (size_t)k)) < 0)
+                if ((rc = vd__sandbox_write_all(out, buf, (size_t)k)) < 0)
                     break;
                 left -= (uint64_t)k;
             }

@@ -457,8 +457,7 @@ int vd__cg_begin(struct vd__cg_slot *s, const struct vd_sandbox_limits *l, struc
             return vd_errf(eb, rc, "setting the memory limit: %s", strerror(-rc));
         /* Peak since now. v2 needs 6.12+; older kernels report the peak
          * since the slot was made, which is still an upper bound. */
-        s->peak_resettable =
-            write_fd(s->mem_peak_fd, s->mode == VD_SANDBOX_CGROUP2 ? "reset" : "0") == 0;
+        (void)write_fd(s->mem_peak_fd, s->mode == VD_SANDBOX_CGROUP2 ? "reset" : "0");
         if ((rc = read_u64(s->mem_cur_fd, &s->mem_base)) < 0)
             return vd_errf(eb, rc, "reading memory usage: %s", strerror(-rc));
         if ((rc = oom_count(s, &s->oom_base)) < 0 || (rc = limit_hits(s, &s->hits_base)) < 0)

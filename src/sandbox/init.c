@@ -338,7 +338,6 @@ static void serve_run(const struct vd__box_params *p, int sock, size_t len, int 
                 _exit(0);
             if (h.type == VD__MSG_KILL) {
                 kill(-1, SIGKILL);
-                d.killed = 1;
             }
         }
     }

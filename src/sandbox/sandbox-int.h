@@ -45,7 +45,6 @@ enum vd__msg_type {
 /* Where the program's own set-up failed, reported through the error pipe. */
 enum vd__stage {
     VD__STAGE_NONE = 0,
-    VD__STAGE_CGROUP,
     VD__STAGE_IPC,
     VD__STAGE_FDS,
     VD__STAGE_CWD,
@@ -79,7 +78,6 @@ struct vd__msg_run {
     uint32_t flags; /* VD_RUN_* */
     uint32_t argc;
     uint32_t envc;
-    uint32_t reserved;
     /* then argc + envc + 1 (cwd) NUL-terminated strings */
 };
 
@@ -88,7 +86,6 @@ struct vd__msg_done {
     int32_t stage;   /* VD__STAGE_NONE when exec succeeded */
     int32_t err;     /* errno of the failed stage */
     int32_t status;  /* wait status of the main process */
-    int32_t killed;  /* the init killed the run on a KILL message */
     uint64_t cpu_us; /* rusage of every reaped process of the run */
     uint64_t maxrss_kb;
     uint64_t wall_us;     /* fork to the end of the main process */
@@ -139,7 +136,6 @@ struct vd__cg_slot {
     uint64_t mem_base;
     uint64_t oom_base;
     uint64_t hits_base; /* times the usage hit the limit, at the start */
-    int peak_resettable;
 };
 
 int vd__cg_detect(enum vd_sandbox_mode want, const char *root, struct vd__cg *cg,
@@ -238,6 +234,9 @@ struct vd_box {
 };
 
 /* ---- files in /box (boxfs.c) ---------------------------------------------- */
+
+/* Writes all of p, retrying short writes and EINTR; 0 or -errno. */
+int vd__sandbox_write_all(int fd, const char *p, size_t len);
 
 /* openat2 beneath the box dir with every resolve restriction. */
 int vd__box_openat(int box_fd, const char *name, int flags, unsigned mode);

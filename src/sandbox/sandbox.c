@@ -658,9 +658,12 @@ static int build_run_msg(const struct vd_run_spec *spec, const struct vd__rlimit
 
 static const char *stage_name(int stage)
 {
-    static const char *const names[] = {"none",    "cgroup attach", "ipc namespace", "fds",
-                                        "chdir",   "rlimits",       "capabilities",  "credentials",
-                                        "seccomp", "exec",          "fork"};
+    static const char *const names[] = {
+        [VD__STAGE_NONE] = "none",         [VD__STAGE_IPC] = "ipc namespace",
+        [VD__STAGE_FDS] = "fds",           [VD__STAGE_CWD] = "chdir",
+        [VD__STAGE_RLIMIT] = "rlimits",    [VD__STAGE_CAPS] = "capabilities",
+        [VD__STAGE_CREDS] = "credentials", [VD__STAGE_SECCOMP] = "seccomp",
+        [VD__STAGE_EXEC] = "exec",         [VD__STAGE_FORK] = "fork"};
     return stage >= 0 && (size_t)stage < sizeof(names) / sizeof(names[0]) ? names[stage] : "?";
 }
 
@@ -782,17 +785,7 @@ int vd_sandbox_sealed_data(const void *data, size_t len, int *out)
     *out = -1;
     if (fd < 0)
         return -errno;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = w < 0 ? -errno : -EIO;
-            break;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
+    rc = vd__sandbox_write_all(fd, p, len);
     if (rc == 0)
         rc = seal(fd);
     if (rc < 0) {
@@ -825,14 +818,8 @@ int vd_sandbox_sealed_input(int src_fd, size_t cap, int *out)
             rc = VD_ETOOBIG;
             goto out;
         }
-        for (ssize_t off = 0; off < k;) {
-            ssize_t w = write(fd, buf + off, (size_t)(k - off));
-            if (w < 0 && errno != EINTR) {
-                rc = -errno;
-                goto out;
-            }
-            off += w > 0 ? w : 0;
-        }
+        if ((rc = vd__sandbox_write_all(fd, buf, (size_t)k)) < 0)
+            goto out;
     }
     if ((rc = seal(fd)) < 0)
         goto out;
