@@ -37,6 +37,10 @@ int vd_buf_printf(struct vd_buf *b, const char *fmt, ...) VD_PRINTF(2, 3) VD_MUS
  * failure. */
 long vd_buf_add_capped(struct vd_buf *b, const void *p, size_t n) VD_MUST_CHECK;
 
+/* Appends the whole file at path. VD_ETOOBIG when it passes the cap (the
+ * buffer frees itself, as for any append), -errno when it cannot be read. */
+int vd_buf_read_file(struct vd_buf *b, const char *path) VD_MUST_CHECK;
+
 /* Gives the memory (NUL-terminated, never NULL) to the caller; *len gets
  * the length if len is not NULL. The buffer is left empty. NULL if out of
  * memory. */

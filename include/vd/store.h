@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vd/clock.h"
 #include "vd/err.h"
 
 #define VD_ID_LEN 36
@@ -91,7 +92,5 @@ int vd_store_ping(struct vd_store *s) VD_MUST_CHECK;
 int vd_store_claim(struct vd_store *s, char id[VD_ID_LEN + 1], int *attempt) VD_MUST_CHECK;
 int vd_store_queued(struct vd_store *s, uint64_t *n) VD_MUST_CHECK;
 int vd_store_requeue_running(struct vd_store *s, uint64_t *n) VD_MUST_CHECK;
-
-int64_t vd_now_ms(void); /* wall clock, for timestamps */
 
 #endif /* VD_STORE_H */

@@ -51,19 +51,8 @@ static void usage(FILE *f)
 
 static int read_file(const char *path, struct vd_buf *out)
 {
-    char buf[65536];
-    ssize_t k;
-    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     vd_buf_init(out, RUN_FILE_MAX);
-    while ((k = read(fd, buf, sizeof(buf))) > 0)
-        if ((rc = vd_buf_add(out, buf, (size_t)k)) < 0)
-            break;
-    if (k < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
+    return vd_buf_read_file(out, path);
 }
 
 struct tests {

@@ -21,11 +21,13 @@
  * has one owner at a time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vd/alloc.h"
 #include "vd/buf.h"
@@ -234,4 +236,25 @@ char *vd_buf_take(struct vd_buf *b, size_t *len)
     b->len = 0;
     b->alloc = 0;
     return p;
+}
+
+int vd_buf_read_file(struct vd_buf *b, const char *path)
+{
+    char chunk[65536];
+    ssize_t k;
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    while ((k = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            rc = -errno;
+            break;
+        }
+        if ((rc = vd_buf_add(b, chunk, (size_t)k)) < 0)
+            break;
+    }
+    close(fd);
+    return rc;
 }

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "vd/alloc.h"
+#include "vd/clock.h"
 #include "vd/http.h"
 #include "vd/json.h"
 #include "vd/log.h"
@@ -40,7 +40,7 @@ struct vd_http_server {
 struct pending {
     struct vd_buf body;
     int too_big;
-    struct timespec t0;
+    uint64_t t0_us;
 };
 
 struct stream {
@@ -118,11 +118,9 @@ static void stream_free(void *cls)
     vd_free(s);
 }
 
-static double ms_since(const struct timespec *t0)
+static double ms_since(uint64_t t0_us)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+    return (double)(vd_clock_us() - t0_us) / 1e3;
 }
 
 static void new_request_id(char id[33])
@@ -155,7 +153,7 @@ static void peer(struct MHD_Connection *c, char *out, size_t cap)
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, struct vd_http_request *req,
-                               struct vd_http_response *res, const struct timespec *t0)
+                               struct vd_http_response *res, uint64_t t0_us)
 {
     struct MHD_Response *r;
     if (res->stream) {
@@ -181,7 +179,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct vd_http_request 
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)res->status, r);
     MHD_destroy_response(r);
     vd_log(VD_LOG_INFO, "http", "request_id=%s remote=%s method=%s path=%s status=%d ms=%.1f",
-           req->request_id, req->remote, req->method, req->path, res->status, ms_since(t0));
+           req->request_id, req->remote, req->method, req->path, res->status, ms_since(t0_us));
     return ok;
 }
 
@@ -196,7 +194,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (!p) {
         p = vd_xcalloc(1, sizeof(*p));
         vd_buf_init(&p->body, s->body_max);
-        clock_gettime(CLOCK_MONOTONIC, &p->t0);
+        p->t0_us = vd_clock_us();
         *con_cls = p;
         /* A declared body over the cap is refused before it is read. */
         const char *cl =
@@ -229,7 +227,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
                       s->body_max);
     else
         s->handler(s->ctx, &req, &res);
-    enum MHD_Result ok = respond(c, &req, &res, &p->t0);
+    enum MHD_Result ok = respond(c, &req, &res, p->t0_us);
     vd_buf_free(&res.body);
     return ok;
 }

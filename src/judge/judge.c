@@ -30,10 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "judge-int.h"
+#include "vd/clock.h"
 #include "vd/alloc.h"
 
 #define SOURCE_MAX ((size_t)16 << 20)
@@ -153,13 +153,6 @@ static const char **lang_env(const struct vd_lang *l)
     return v;
 }
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void spec_for(const struct vd_lang *l, const struct vd_lang_limits *lim, const char **env,
                      struct vd_run_spec *s)
 {
@@ -229,15 +222,7 @@ static enum vd_verdict run_checker(struct plan *p, struct vd_box *box, const str
     enum vd_verdict v = VD_VERDICT_IE;
 
     vd_buf_init(&prog, 64 << 20);
-    int in = open(p->req->checker.program, O_RDONLY | O_CLOEXEC);
-    char buf[65536];
-    ssize_t k = 0;
-    while (in >= 0 && (k = read(in, buf, sizeof(buf))) > 0)
-        if (vd_buf_add(&prog, buf, (size_t)k) < 0)
-            break;
-    if (in >= 0)
-        close(in);
-    if (in < 0 || k < 0 || vd_box_reset(box, &eb) < 0 ||
+    if (vd_buf_read_file(&prog, p->req->checker.program) < 0 || vd_box_reset(box, &eb) < 0 ||
         vd_box_put_file(box, "checker", vd_buf_str(&prog), prog.len, 0755, &eb) < 0 ||
         vd_box_put_file(box, "input", t->input, t->input_len, 0644, &eb) < 0 ||
         vd_box_put_file(box, "answer", t->answer, t->answer_len, 0644, &eb) < 0 ||
@@ -373,14 +358,14 @@ static int compile(struct plan *p)
     char key[VD__CACHE_KEY_LEN + 1], **argv = NULL;
     int rc;
 
-    uint64_t t0 = now_us();
+    uint64_t t0 = vd_clock_us();
     vd__cache_key(l, p->req->source, p->req->source_len, key);
     if (p->j->cache &&
         vd__cache_get(p->j->cache, key, p->files, sizeof(p->files), &res->compile.output) == 0) {
         res->compile.ok = 1;
         res->compile.cached = 1;
         /* What a cached compile costs: the key and the lookup. */
-        res->compile.wall_us = now_us() - t0;
+        res->compile.wall_us = vd_clock_us() - t0;
         return 0;
     }
     vd_run_result_init(&rr);

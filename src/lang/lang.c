@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vd/alloc.h"
 #include "vd/buf.h"
+#include "vd/clock.h"
 #include "vd/lang.h"
 
 struct vd_langs {
@@ -419,22 +419,12 @@ int vd_langs_load(const char *dir, struct vd_langs **out, struct vd_errbuf *eb)
             goto out;
         }
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            rc = vd_errf(eb, -errno, "%s: %s", path, strerror(errno));
-            goto out;
-        }
         vd_buf_init(&text, VD_LANG_FILE_MAX);
-        char chunk[4096];
-        ssize_t k;
-        while ((k = read(fd, chunk, sizeof(chunk))) > 0)
-            if ((rc = vd_buf_add(&text, chunk, (size_t)k)) < 0)
-                break;
-        close(fd);
-        if (rc < 0 || k < 0) {
+        if ((rc = vd_buf_read_file(&text, path)) < 0) {
             vd_buf_free(&text);
-            rc = vd_errf(eb, rc < 0 ? rc : -EIO, "%s: unreadable or over %d bytes", path,
-                         VD_LANG_FILE_MAX);
+            rc = vd_errf(eb, rc, "%s: %s", path,
+                         rc == VD_ETOOBIG ? "over the size cap of a language file"
+                                          : vd_strerror(rc));
             goto out;
         }
         rc = vd_lang_parse(vd_buf_str(&text), text.len, e->d_name, &l, eb);
@@ -607,10 +597,9 @@ void vd_langs_probe(struct vd_langs *t, const struct vd_lang *only, int timeout_
     static char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp",
                                 NULL};
     struct probe *p = vd_xcalloc(t->n ? t->n : 1, sizeof(*p));
-    struct timespec t0, now;
+    const uint64_t t0 = vd_clock_us();
     size_t open_fds = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t i = 0; i < t->n; i++) {
         int pipefd[2];
         t->v[i]->available = 0;
@@ -650,9 +639,7 @@ void vd_langs_probe(struct vd_langs *t, const struct vd_lang *only, int timeout_
                 pf[m].events = POLLIN;
                 idx[m++] = i;
             }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left =
-            timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = timeout_ms - (long)((vd_clock_us() - t0) / 1000);
         if (left <= 0 || poll(pf, m, (int)left) <= 0)
             break;
         for (size_t k = 0; k < m; k++) {

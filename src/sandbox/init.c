@@ -42,10 +42,10 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox-int.h"
+#include "vd/clock.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -73,13 +73,6 @@ static pid_t clone3_fork(uint64_t flags, int *pidfd, int cgroup_fd)
         ca.cgroup = (uint64_t)cgroup_fd;
     }
     return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-}
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static uint64_t tv_us(const struct timeval *tv)
@@ -301,7 +294,7 @@ static void serve_run(const struct vd__box_params *p, int sock, size_t len, int 
     }
     getrusage(RUSAGE_CHILDREN, &before);
     getrusage(RUSAGE_SELF, &self0);
-    t0 = now_us();
+    t0 = vd_clock_us();
     pid = clone3_fork(0, &pidfd, p->cg && p->cg->mode == VD_SANDBOX_CGROUP2 ? p->cg->dir_fd : -1);
     if (pid == 0) {
         close(ep[0]);
@@ -343,7 +336,7 @@ static void serve_run(const struct vd__box_params *p, int sock, size_t len, int 
     }
     while (wait4(pid, &status, __WALL, &ru) < 0 && errno == EINTR)
         ;
-    t1 = now_us();
+    t1 = vd_clock_us();
     kill_and_reap();
     getrusage(RUSAGE_CHILDREN, &after);
     getrusage(RUSAGE_SELF, &self1);

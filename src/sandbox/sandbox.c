@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "sandbox-int.h"
+#include "vd/clock.h"
 #include "vd/alloc.h"
 
 struct vd_sandbox {
@@ -72,13 +73,6 @@ struct vd_sandbox {
 const char *const vd_sandbox_default_env[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/box", "TMPDIR=/tmp", "LANG=C.UTF-8", NULL,
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void close_fd(int *fd)
 {
@@ -927,7 +921,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
         in_fd = devnull;
     }
     int fds[3] = {in_fd, out[1], err[1]};
-    t0 = now_us();
+    t0 = vd_clock_us();
     if ((rc = vd__msg_send(box->sock, msg.data, msg.len, fds, 3)) < 0) {
         box->broken = 1;
         internal_error(res, rc, "sending the run to the box");
@@ -945,7 +939,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
             {.fd = err[0], .events = POLLIN},     {.fd = box->cancel_fd, .events = POLLIN},
             {.fd = box->pidfd, .events = POLLIN},
         };
-        uint64_t now = now_us(), wake = UINT64_MAX;
+        uint64_t now = vd_clock_us(), wake = UINT64_MAX;
         if (l->wall_ms && st.reason == KILL_NONE)
             wake = t0 + (uint64_t)l->wall_ms * 1000;
         if (next_cpu && st.reason == KILL_NONE && next_cpu < wake)
@@ -984,7 +978,7 @@ int vd_box_run(struct vd_box *box, const struct vd_run_spec *spec, struct vd_run
             internal_error(res, VD_ESANDBOX, "the box init died");
             goto out;
         }
-        now = now_us();
+        now = vd_clock_us();
         if (l->wall_ms && now >= t0 + (uint64_t)l->wall_ms * 1000)
             kill_run(&st, KILL_WALL);
         if (next_cpu && now >= next_cpu && st.reason == KILL_NONE) {

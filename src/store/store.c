@@ -37,13 +37,6 @@
 
 /* ---- ids, time, names ---------------------------------------------------- */
 
-int64_t vd_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void random_bytes(void *buf, size_t n)
 {
     ssize_t k;

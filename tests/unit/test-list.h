@@ -71,6 +71,7 @@ TEST_ENTRY(buf_add_capped)
 TEST_ENTRY(buf_random_chunks)
 TEST_ENTRY(buf_random_chunks_capped)
 TEST_ENTRY(buf_enomem_frees)
+TEST_ENTRY(buf_read_file)
 
 /* test_log.c */
 TEST_ENTRY(log_line_format)

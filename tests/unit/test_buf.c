@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "vd/alloc.h"
@@ -373,5 +375,28 @@ TEST_IMPL(buf_enomem_frees)
     }
     /* 12 appends growing to ~2 KiB need several reallocations. */
     ASSERT_GE(failures, 3);
+    return TEST_OK;
+}
+
+TEST_IMPL(buf_read_file)
+{
+    char path[] = "/tmp/vd-buf-XXXXXX";
+    struct vd_buf b;
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(write(fd, "0123456789", 10), 10);
+    close(fd);
+    vd_buf_init(&b, 10);
+    ASSERT_OK(vd_buf_add(&b, "", 0));
+    ASSERT_OK(vd_buf_read_file(&b, path));
+    ASSERT_STR_EQ(vd_buf_str(&b), "0123456789");
+    /* One byte over the cap: refused, and the buffer freed itself. */
+    vd_buf_free(&b);
+    vd_buf_init(&b, 9);
+    ASSERT_ERR(vd_buf_read_file(&b, path), VD_ETOOBIG);
+    ASSERT_NULL(b.data);
+    ASSERT_ERR(vd_buf_read_file(&b, "/no/such/file"), -ENOENT);
+    vd_buf_free(&b);
+    unlink(path);
     return TEST_OK;
 }

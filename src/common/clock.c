@@ -1,0 +1,20 @@
+/*
+ * clock.c - the two clocks: monotonic for durations, wall for timestamps.
+ */
+#include <time.h>
+
+#include "vd/clock.h"
+
+uint64_t vd_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int64_t vd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
