@@ -115,6 +115,12 @@ void vd_langs_probe(struct vd_langs *t, const struct vd_lang *only, int timeout_
  * (owned by the table). */
 const char *const *vd_langs_binds(const struct vd_langs *t);
 
+/* NULL when every non-zero field of want is within the language's max;
+ * otherwise the first field over it, as the API names it ("limits.cpu_ms",
+ * "limits.memory_mb", "limits.processes", ...), with a sentence in msg. */
+const char *vd_lang_over_max(const struct vd_lang *l, const struct vd_lang_limits *want, char *msg,
+                             size_t cap);
+
 /* Expands {memory_mb} and {source} in a command template. *out is a
  * NULL-terminated vector in one allocation (free with vd_free). */
 int vd_lang_expand(char *const *tmpl, const struct vd_lang *l, uint64_t memory_kb, char ***out)

@@ -183,26 +183,10 @@ static int parse_limits(json_t *root, json_t *lim, const struct vd_lang *l,
         out->memory_kb = v * 1024;
     }
 
-    const struct vd_lang_limits *m = &l->max_limits;
-    if (out->cpu_ms > m->cpu_ms)
-        return refuse(e, 422, "over_max", "limits.cpu_ms",
-                      "cpu_ms %u is over the maximum of %u for %s", out->cpu_ms, m->cpu_ms, l->id);
-    if (out->wall_ms > m->wall_ms)
-        return refuse(e, 422, "over_max", "limits.wall_ms",
-                      "wall_ms %u is over the maximum of %u for %s", out->wall_ms, m->wall_ms,
-                      l->id);
-    if (out->memory_kb > m->memory_kb)
-        return refuse(e, 422, "over_max", "limits.memory_mb",
-                      "memory_mb %llu is over the maximum of %llu for %s",
-                      (unsigned long long)(out->memory_kb / 1024),
-                      (unsigned long long)(m->memory_kb / 1024), l->id);
-    if (out->procs > m->procs)
-        return refuse(e, 422, "over_max", "limits.processes",
-                      "processes %u is over the maximum of %u for %s", out->procs, m->procs, l->id);
-    if (out->output_kb > m->output_kb)
-        return refuse(e, 422, "over_max", "limits.output_kb",
-                      "output_kb %llu is over the maximum of %llu for %s",
-                      (unsigned long long)out->output_kb, (unsigned long long)m->output_kb, l->id);
+    char msg[200];
+    const char *field = vd_lang_over_max(l, out, msg, sizeof(msg));
+    if (field)
+        return refuse(e, 422, "over_max", field, "%s", msg);
     return 0;
 }
 

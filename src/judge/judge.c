@@ -93,38 +93,26 @@ void vd_judge_free(struct vd_judge *j)
     vd_free(j);
 }
 
-/* One field of the settled limits: the request's, else the language's;
- * refused past the language's max. */
-static int settle(uint64_t asked, uint64_t dflt, uint64_t max, uint64_t *out)
-{
-    *out = asked ? asked : dflt;
-    return *out <= max ? 0 : -1;
-}
-
+/* The limits of a run: each field the request leaves 0 takes the
+ * language's default; a field over the language's max is refused, not
+ * clamped. */
 static int settle_limits(const struct vd_judge_request *req, struct vd_lang_limits *l, char *msg,
                          size_t cap)
 {
-    const struct vd_lang_limits *r = &req->limits, *d = &req->lang->run_limits,
-                                *m = &req->lang->max_limits;
-    uint64_t v[5];
-    static const char *const names[] = {"cpu_ms", "wall_ms", "memory_kb", "procs", "output_kb"};
-    const uint64_t ask[5] = {r->cpu_ms, r->wall_ms, r->memory_kb, r->procs, r->output_kb};
-    const uint64_t dfl[5] = {d->cpu_ms, d->wall_ms, d->memory_kb, d->procs, d->output_kb};
-    const uint64_t max[5] = {m->cpu_ms, m->wall_ms, m->memory_kb, m->procs, m->output_kb};
-    for (int i = 0; i < 5; i++)
-        if (settle(ask[i], dfl[i], max[i], &v[i]) < 0) {
-            snprintf(msg, cap, "limits.%s: %llu is over the maximum of %llu for %s", names[i],
-                     (unsigned long long)ask[i], (unsigned long long)max[i], req->lang->id);
-            return VD_EINVAL;
-        }
+    const struct vd_lang_limits *r = &req->limits, *d = &req->lang->run_limits;
+    if (vd_lang_over_max(req->lang, r, msg, cap))
+        return VD_EINVAL;
+    l->cpu_ms = r->cpu_ms ? r->cpu_ms : d->cpu_ms;
+    l->wall_ms = r->wall_ms ? r->wall_ms : d->wall_ms;
+    l->memory_kb = r->memory_kb ? r->memory_kb : d->memory_kb;
+    l->procs = r->procs ? r->procs : d->procs;
+    l->output_kb = r->output_kb ? r->output_kb : d->output_kb;
     /* A wall limit below the CPU limit would hide every TLE behind it. */
-    if (!r->wall_ms && v[1] < v[0] * 2)
-        v[1] = v[0] * 2 > m->wall_ms ? m->wall_ms : v[0] * 2;
-    l->cpu_ms = (uint32_t)v[0];
-    l->wall_ms = (uint32_t)v[1];
-    l->memory_kb = v[2];
-    l->procs = (uint32_t)v[3];
-    l->output_kb = v[4];
+    if (!r->wall_ms && l->wall_ms < (uint64_t)l->cpu_ms * 2) {
+        uint64_t w = (uint64_t)l->cpu_ms * 2;
+        l->wall_ms =
+            (uint32_t)(w > req->lang->max_limits.wall_ms ? req->lang->max_limits.wall_ms : w);
+    }
     return 0;
 }
 

@@ -519,6 +519,28 @@ const char *const *vd_langs_binds(const struct vd_langs *t)
     return (const char *const *)t->binds;
 }
 
+const char *vd_lang_over_max(const struct vd_lang *l, const struct vd_lang_limits *want, char *msg,
+                             size_t cap)
+{
+    const struct vd_lang_limits *m = &l->max_limits;
+    /* Memory is compared and shown in the unit the API takes: MiB. */
+    const struct {
+        const char *field;
+        uint64_t want, max;
+    } f[] = {{"limits.cpu_ms", want->cpu_ms, m->cpu_ms},
+             {"limits.wall_ms", want->wall_ms, m->wall_ms},
+             {"limits.memory_mb", (want->memory_kb + 1023) / 1024, m->memory_kb / 1024},
+             {"limits.processes", want->procs, m->procs},
+             {"limits.output_kb", want->output_kb, m->output_kb}};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        if (f[i].want > f[i].max) {
+            snprintf(msg, cap, "%s %llu is over the maximum of %llu for %s", f[i].field,
+                     (unsigned long long)f[i].want, (unsigned long long)f[i].max, l->id);
+            return f[i].field;
+        }
+    return NULL;
+}
+
 int vd_lang_expand(char *const *tmpl, const struct vd_lang *l, uint64_t memory_kb, char ***out)
 {
     char mem[32];
