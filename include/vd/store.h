@@ -77,6 +77,10 @@ int vd_store_set_running(struct vd_store *s, const char *id, int attempt) VD_MUS
 int vd_store_finish(struct vd_store *s, const char *id, int attempt, const char *verdict,
                     const char *result) VD_MUST_CHECK;
 int vd_store_set_status(struct vd_store *s, const char *id, enum vd_sub_status st) VD_MUST_CHECK;
+/* Queues a created, finished or cancelled submission (again): its verdict
+ * and result are cleared and the next claim is a new attempt. VD_EINVAL
+ * when it is queued or running already. */
+int vd_store_rerun(struct vd_store *s, const char *id) VD_MUST_CHECK;
 int vd_store_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
 /* Deletes finished and cancelled submissions older than the cutoff;
  * *deleted says how many. */

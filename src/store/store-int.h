@@ -32,6 +32,7 @@ struct vd__store_ops {
     int (*set_running)(void *impl, const char *id, int attempt);
     int (*finish)(void *impl, const char *id, int attempt, const char *verdict, const char *result);
     int (*set_status)(void *impl, const char *id, enum vd_sub_status st);
+    int (*rerun)(void *impl, const char *id);
     /* vd_store_delete (named so because clang-format reads C as C++). */
     int (*remove)(void *impl, const char *id);
     int (*sweep)(void *impl, int64_t finished_before_ms, uint64_t *deleted);

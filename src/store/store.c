@@ -259,6 +259,13 @@ int vd_store_set_status(struct vd_store *s, const char *id, enum vd_sub_status s
     return s->ops->set_status(s->impl, id, st);
 }
 
+int vd_store_rerun(struct vd_store *s, const char *id)
+{
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->rerun(s->impl, id);
+}
+
 int vd_store_delete(struct vd_store *s, const char *id)
 {
     if (!id)

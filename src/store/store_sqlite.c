@@ -134,6 +134,7 @@ enum stmt {
     ST_SET_RUNNING,
     ST_FINISH,
     ST_SET_STATUS,
+    ST_RERUN,
     ST_DELETE,
     ST_SWEEP,
     ST_COUNTS,
@@ -173,6 +174,12 @@ static const char *const sql_text[ST_COUNT_] = {
                       "ELSE queued_ms END, "
                       "finished_ms = CASE WHEN ?2 = 4 THEN ?3 ELSE finished_ms END "
                       "WHERE id = ?1 AND ((1 << status) & ?4) != 0",
+    /* A run again from scratch: the old result goes, the attempt count
+     * stays (the claim raises it), so a late result of the old run is
+     * recognised as stale. Never from queued or running: that job is live. */
+    [ST_RERUN] = "UPDATE submissions SET status = 1, verdict = '', result = NULL, "
+                 "queued_ms = ?2, started_ms = NULL, finished_ms = NULL "
+                 "WHERE id = ?1 AND status IN (0, 3, 4)",
     [ST_DELETE] = "DELETE FROM submissions WHERE id = ?1",
     /* Only finished and cancelled rows have a finished_ms; the unary + keeps
      * the planner on the finished_ms index (without ANALYZE statistics it
@@ -847,6 +854,24 @@ out:
     return rc;
 }
 
+static int sq_rerun(void *impl, const char *id)
+{
+    struct sq *q = impl;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc, status, cur;
+
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_RERUN, &st)) < 0 ||
+        (rc = binds(st, "ti", id, vd_now_ms())) < 0 || (rc = run(st)) < 0)
+        goto out;
+    if (sqlite3_changes(c->db) == 0 && (rc = state_of(c, id, &status, &cur)) == 0)
+        rc = VD_EINVAL; /* queued or running: already on its way */
+out:
+    unprep(st);
+    conn_put(q, c);
+    return rc;
+}
+
 static int sq_delete(void *impl, const char *id)
 {
     struct sq *q = impl;
@@ -1026,6 +1051,7 @@ const struct vd__store_ops vd__store_sqlite_ops = {
     .set_running = sq_set_running,
     .finish = sq_finish,
     .set_status = sq_set_status,
+    .rerun = sq_rerun,
     .remove = sq_delete,
     .sweep = sq_sweep,
     .counts = sq_counts,

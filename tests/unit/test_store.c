@@ -429,6 +429,51 @@ TEST_IMPL(store_stale_attempt_finish_is_ignored)
     return TEST_OK;
 }
 
+TEST_IMPL(store_rerun_clears_the_result_and_raises_the_attempt)
+{
+    struct tdb t;
+    struct vd_submission g;
+    char a[VD_ID_LEN + 1], b[VD_ID_LEN + 1], id[VD_ID_LEN + 1];
+    int attempt;
+    tdb_init(&t);
+    struct vd_store *s = tdb_open(&t);
+
+    add(s, "", VD_SUB_QUEUED, a);
+    ASSERT_ERR(vd_store_rerun(s, a), VD_EINVAL); /* queued: already on its way */
+    ASSERT_OK(vd_store_claim(s, id, &attempt));
+    ASSERT_ERR(vd_store_rerun(s, a), VD_EINVAL); /* running */
+    ASSERT_OK(vd_store_finish(s, a, 1, "WA", "{\"n\":1}"));
+
+    ASSERT_OK(vd_store_rerun(s, a));
+    ASSERT_OK(vd_store_get(s, a, &g));
+    ASSERT_EQ(g.status, VD_SUB_QUEUED);
+    ASSERT_STR_EQ(g.verdict, "");
+    ASSERT_NULL(g.result);
+    ASSERT_EQ(g.started_ms, 0);
+    ASSERT_EQ(g.finished_ms, 0);
+    ASSERT_EQ(g.attempt, 1);
+    vd_submission_free(&g);
+    ASSERT_OK(vd_store_claim(s, id, &attempt));
+    ASSERT_STR_EQ(id, a);
+    ASSERT_EQ(attempt, 2);
+    ASSERT_OK(vd_store_finish(s, a, 1, "WA", "{\"n\":1}")); /* the old run: stale */
+    ASSERT_EQ(status_of(s, a), VD_SUB_RUNNING);
+    ASSERT_OK(vd_store_finish(s, a, 2, "AC", "{\"n\":2}"));
+
+    /* Created and cancelled ones may be run too; an unknown id is not found. */
+    add(s, "", VD_SUB_CREATED, b);
+    ASSERT_OK(vd_store_rerun(s, b));
+    ASSERT_EQ(status_of(s, b), VD_SUB_QUEUED);
+    ASSERT_OK(vd_store_set_status(s, b, VD_SUB_CANCELLED));
+    ASSERT_OK(vd_store_rerun(s, b));
+    ASSERT_EQ(status_of(s, b), VD_SUB_QUEUED);
+    ASSERT_ERR(vd_store_rerun(s, "01890000-0000-7000-8000-000000000000"), VD_ENOTFOUND);
+
+    vd_store_close(s);
+    tdb_cleanup(&t);
+    return TEST_OK;
+}
+
 /* ---- sweep, counts --------------------------------------------------------- */
 
 TEST_IMPL(store_sweep_removes_old_finished_and_cancelled)
