@@ -90,6 +90,17 @@ struct vd_test_result {
 
 struct vd_judge_result;
 
+/* Stops a request from any thread: every run of it in progress is killed
+ * at once, and nothing more is run (tests left over are SKIPPED, the result
+ * says cancelled). Firing twice is harmless, and a caller that may race the
+ * request's start fires again until vd_judge_run() returns: a fire that
+ * lands just as a box starts its run can be missed by that run. */
+struct vd_judge_cancel;
+struct vd_judge_cancel *vd_judge_cancel_new(void);
+void vd_judge_cancel_free(struct vd_judge_cancel *c); /* NULL-safe; not while in use */
+void vd_judge_cancel_fire(struct vd_judge_cancel *c);
+int vd_judge_cancel_fired(struct vd_judge_cancel *c);
+
 struct vd_judge_request {
     const struct vd_lang *lang;
     const char *source;
@@ -106,6 +117,8 @@ struct vd_judge_request {
      * progress; may be NULL. */
     void (*on_test)(void *arg, size_t index, const struct vd_test_result *t);
     void *on_test_arg;
+    /* NULL: not cancellable. Stays the caller's. */
+    struct vd_judge_cancel *cancel;
 };
 
 struct vd_judge_result {
@@ -122,6 +135,7 @@ struct vd_judge_result {
     size_t ntests;
     struct vd_run_result run; /* a plain run's output and measurements */
     char message[256];
+    int cancelled; /* the request's cancel fired: the result is partial */
 };
 
 /* The result as one JSON object: verdict, passed, total, message, compile

@@ -23,9 +23,14 @@
  *
  * Each test runs in a reset box: nothing one test writes can be seen by
  * the next, so a program cannot carry answers from test to test.
+ *
+ * Cancellation: every box the request holds is on its cancel's list while
+ * held, so a fire from another thread kills whatever runs in them at once;
+ * each step checks the flag before it starts a run, so nothing new starts.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +50,91 @@ struct vd_judge {
     struct vd__cache *cache;
     int workers;
 };
+
+/* ---- cancellation ---------------------------------------------------------- */
+
+/* A box held by one of the request's threads; lives on that thread's stack. */
+struct held {
+    struct vd_box *box;
+    struct held *next;
+};
+
+struct vd_judge_cancel {
+    pthread_mutex_t mu;
+    int fired;
+    struct held *boxes;
+};
+
+struct vd_judge_cancel *vd_judge_cancel_new(void)
+{
+    struct vd_judge_cancel *c = vd_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+void vd_judge_cancel_free(struct vd_judge_cancel *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    vd_free(c);
+}
+
+void vd_judge_cancel_fire(struct vd_judge_cancel *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->fired = 1;
+    for (struct held *h = c->boxes; h; h = h->next)
+        vd_box_cancel(h->box);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int vd_judge_cancel_fired(struct vd_judge_cancel *c)
+{
+    int f = 0;
+    if (c) {
+        pthread_mutex_lock(&c->mu);
+        f = c->fired;
+        pthread_mutex_unlock(&c->mu);
+    }
+    return f;
+}
+
+/* Takes a slot and puts it on the cancel's list. */
+static int acquire(struct vd_judge *j, struct vd_judge_cancel *c, struct held *h,
+                   struct vd_box **box, struct vd_errbuf *eb)
+{
+    int rc = vd_box_acquire(j->sb, 0, -1, box, eb);
+    h->box = *box;
+    h->next = NULL;
+    if (rc < 0 || !c)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    h->next = c->boxes;
+    c->boxes = h;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* Takes the slot off the list, then gives it back (NULL box: nothing). */
+static void release(struct vd_judge_cancel *c, struct held *h)
+{
+    if (!h->box)
+        return;
+    if (c) {
+        pthread_mutex_lock(&c->mu);
+        for (struct held **pp = &c->boxes; *pp; pp = &(*pp)->next)
+            if (*pp == h) {
+                *pp = h->next;
+                break;
+            }
+        pthread_mutex_unlock(&c->mu);
+    }
+    vd_box_release(h->box);
+    h->box = NULL;
+}
 
 void vd_judge_result_init(struct vd_judge_result *r)
 {
@@ -272,6 +362,11 @@ static void run_test(struct plan *p, struct vd_box *box, size_t i, struct vd_run
         return;
     }
     close(fd);
+    if (rr->cancelled) {
+        tr->verdict = VD_VERDICT_SKIPPED;
+        snprintf(tr->message, sizeof(tr->message), "cancelled");
+        return;
+    }
     tr->cpu_us = rr->cpu_us;
     tr->wall_us = rr->wall_us;
     tr->memory_kb = rr->memory_kb;
@@ -305,10 +400,11 @@ static void *worker(void *arg)
     struct vd_box *box = NULL;
     struct vd_errbuf eb = {""};
     struct vd_run_result rr;
+    struct held h;
     const size_t n = p->req->ntests;
 
     vd_run_result_init(&rr);
-    int rc = vd_box_acquire(p->j->sb, 0, -1, &box, &eb);
+    int rc = acquire(p->j, p->req->cancel, &h, &box, &eb);
     for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < n;) {
         struct vd_test_result *tr = &p->res->tests[i];
         snprintf(tr->name, sizeof(tr->name), "%s",
@@ -317,18 +413,23 @@ static void *worker(void *arg)
             tr->verdict = VD_VERDICT_SKIPPED;
             continue;
         }
+        if (vd_judge_cancel_fired(p->req->cancel)) {
+            tr->verdict = VD_VERDICT_SKIPPED;
+            snprintf(tr->message, sizeof(tr->message), "cancelled");
+            continue;
+        }
         if (rc < 0) {
             tr->verdict = VD_VERDICT_IE;
             snprintf(tr->message, sizeof(tr->message), "%s", eb.msg);
         } else {
             run_test(p, box, i, &rr);
         }
-        if (tr->verdict != VD_VERDICT_AC)
+        if (tr->verdict != VD_VERDICT_AC && tr->verdict != VD_VERDICT_SKIPPED)
             note_failure(p, i);
-        if (p->req->on_test)
+        if (p->req->on_test && tr->verdict != VD_VERDICT_SKIPPED)
             p->req->on_test(p->req->on_test_arg, i, tr);
     }
-    vd_box_release(box);
+    release(p->req->cancel, &h);
     vd_run_result_free(&rr);
     return NULL;
 }
@@ -343,6 +444,7 @@ static int compile(struct plan *p)
     struct vd_box *box = NULL;
     struct vd_run_result rr;
     struct vd_run_spec s;
+    struct held h = {NULL, NULL};
     char key[VD__CACHE_KEY_LEN + 1], **argv = NULL;
     int rc;
 
@@ -357,15 +459,19 @@ static int compile(struct plan *p)
         return 0;
     }
     vd_run_result_init(&rr);
-    if ((rc = vd_box_acquire(p->j->sb, 0, -1, &box, &eb)) < 0 ||
+    if ((rc = acquire(p->j, p->req->cancel, &h, &box, &eb)) < 0 ||
         (rc = vd_box_put_file(box, l->source, p->req->source, p->req->source_len, 0644, &eb)) < 0 ||
         (rc = vd_lang_expand(l->compile, l, p->limits.memory_kb, &argv)) < 0)
         goto ie;
     struct vd_lang_limits cl = l->compile_limits;
     spec_for(l, &cl, p->env, &s);
     s.argv = (const char *const *)argv;
-    if ((rc = vd_box_run(box, &s, &rr)) < 0)
+    if (vd_judge_cancel_fired(p->req->cancel) || (rc = vd_box_run(box, &s, &rr)) < 0 ||
+        rr.cancelled) {
+        snprintf(eb.msg, sizeof(eb.msg), "cancelled");
+        rc = rc < 0 ? rc : VD_ESANDBOX;
         goto ie;
+    }
     res->compile.cpu_us = rr.cpu_us;
     res->compile.wall_us = rr.wall_us;
     /* stdout, then stderr: compilers put their diagnostics on either. */
@@ -404,7 +510,7 @@ ie:
 out:
     vd_free(argv);
     vd_run_result_free(&rr);
-    vd_box_release(box);
+    release(p->req->cancel, &h);
     return rc;
 }
 
@@ -414,9 +520,10 @@ static void plain_run(struct plan *p)
     struct vd_errbuf eb = {""};
     struct vd_box *box = NULL;
     struct vd_run_spec s;
+    struct held h = {NULL, NULL};
     int fd = -1, rc;
 
-    if ((rc = vd_box_acquire(p->j->sb, 0, -1, &box, &eb)) < 0 ||
+    if ((rc = acquire(p->j, p->req->cancel, &h, &box, &eb)) < 0 ||
         (rc = load_program(p, box, &eb)) < 0 ||
         (rc = vd_sandbox_sealed_data(p->req->stdin_data ? p->req->stdin_data : "",
                                      p->req->stdin_len, &fd)) < 0) {
@@ -427,6 +534,8 @@ static void plain_run(struct plan *p)
     spec_for(p->req->lang, &p->limits, p->env, &s);
     s.argv = (const char *const *)p->argv;
     s.stdin_fd = fd;
+    if (vd_judge_cancel_fired(p->req->cancel))
+        goto out; /* vd_judge_run() says cancelled */
     if (vd_box_run(box, &s, &res->run) < 0) {
         res->verdict = VD_VERDICT_IE;
         snprintf(res->message, sizeof(res->message), "the run was refused");
@@ -437,7 +546,7 @@ static void plain_run(struct plan *p)
 out:
     if (fd >= 0)
         close(fd);
-    vd_box_release(box);
+    release(p->req->cancel, &h);
 }
 
 int vd_judge_run(struct vd_judge *j, const struct vd_judge_request *req,
@@ -514,6 +623,11 @@ int vd_judge_run(struct vd_judge *j, const struct vd_judge_request *req,
     if (res->verdict == VD_VERDICT_AC)
         snprintf(res->message, sizeof(res->message), "all %zu tests passed", req->ntests);
 out:
+    if (vd_judge_cancel_fired(req->cancel)) {
+        res->cancelled = 1;
+        res->verdict = VD_VERDICT_IE;
+        snprintf(res->message, sizeof(res->message), "cancelled");
+    }
     vd_free(p.argv);
     vd_free(p.env);
     return rc;

@@ -143,6 +143,7 @@ TEST_ENTRY(json_lossy_keeps_valid_replaces_invalid)
 TEST_ENTRY(judge_verdicts_in_order)
 TEST_ENTRY(judge_compile_error_and_limits)
 TEST_ENTRY(judge_plain_run_and_checker_program)
+TEST_ENTRY(judge_cancel_kills_the_runs_and_skips_the_rest)
 
 /* test_config.c */
 TEST_ENTRY(config_defaults_file_env)

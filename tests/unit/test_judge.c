@@ -2,11 +2,14 @@
  * test_judge.c - src/judge/judge.c and report.c: compile once, run tests in
  * parallel boxes, verdicts, the compile cache, checkers. Real boxes (root).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sbtest.h"
+#include "vd/clock.h"
 #include "vd/judge.h"
 
 static const char c_lang[] =
@@ -177,6 +180,70 @@ TEST_IMPL(judge_plain_run_and_checker_program)
     ASSERT_STR_CONTAINS(res.tests[1].message, "nope");
     vd_judge_result_free(&res);
     unlink(checker);
+    fixture_done(&f);
+    return TEST_OK;
+}
+
+struct firer {
+    struct vd_judge_cancel *c;
+    int after_ms;
+};
+
+/* Fires after a delay, then again now and then, as a caller racing the
+ * request's start is told to. */
+static void *fire_later(void *arg)
+{
+    struct firer *f = arg;
+    usleep((useconds_t)f->after_ms * 1000);
+    for (int i = 0; i < 20; i++) {
+        vd_judge_cancel_fire(f->c);
+        usleep(50 * 1000);
+    }
+    return NULL;
+}
+
+TEST_IMPL(judge_cancel_kills_the_runs_and_skips_the_rest)
+{
+    struct fixture f;
+    struct vd_judge_request req;
+    struct vd_judge_result res;
+    static const struct vd_test_case slow[] = {
+        {"1", "", 0, "", 0}, {"2", "", 0, "", 0}, {"3", "", 0, "", 0},
+        {"4", "", 0, "", 0}, {"5", "", 0, "", 0}, {"6", "", 0, "", 0},
+    };
+    pthread_t th;
+    FIXTURE(f);
+
+    /* Six tests that sleep 3 s each on two boxes: 9 s uncancelled. */
+    request(&req, f.sh, "sleep 3\n", 0);
+    req.tests = slow;
+    req.ntests = 6;
+    req.limits.wall_ms = 10000;
+    req.cancel = vd_judge_cancel_new();
+    struct firer fr = {req.cancel, 300};
+    ASSERT_EQ(pthread_create(&th, NULL, fire_later, &fr), 0);
+    vd_judge_result_init(&res);
+    uint64_t t0 = vd_clock_us();
+    ASSERT_OK(vd_judge_run(f.j, &req, &res));
+    uint64_t took_ms = (vd_clock_us() - t0) / 1000;
+    pthread_join(th, NULL);
+    ASSERT_EQ(res.cancelled, 1);
+    ASSERT_STR_EQ(res.message, "cancelled");
+    for (size_t i = 0; i < res.ntests; i++)
+        ASSERT_STR_EQ(vd_verdict_name(res.tests[i].verdict), "SKIPPED");
+    /* Killed, not waited for: far below one test's 3 s. */
+    ASSERT_LT(took_ms, 2500);
+    vd_judge_result_free(&res);
+
+    /* Fired before the start: nothing runs at all. */
+    request(&req, f.sh, "echo hi\n", 0);
+    req.cancel = fr.c;
+    vd_judge_result_init(&res);
+    ASSERT_OK(vd_judge_run(f.j, &req, &res));
+    ASSERT_EQ(res.cancelled, 1);
+    ASSERT_EQ(res.run.out.len, 0);
+    vd_judge_result_free(&res);
+    vd_judge_cancel_free(fr.c);
     fixture_done(&f);
     return TEST_OK;
 }
