@@ -185,3 +185,9 @@ TEST_ENTRY(queue_recover_requeues_running_jobs)
 TEST_ENTRY(queue_wake_all_releases_waiters)
 TEST_ENTRY(queue_open_urls)
 TEST_ENTRY(queue_recovers_the_job_of_a_killed_worker)
+
+/* test_events.c */
+TEST_ENTRY(events_late_subscriber_reads_from_the_start)
+TEST_ENTRY(events_channel_of_a_subscriber_alone_goes_with_it)
+TEST_ENTRY(events_waiters_wake_for_each_frame_from_another_thread)
+TEST_ENTRY(events_caps_drop_progress_but_keep_the_final_frame)
