@@ -4,8 +4,10 @@
 # Run as root. Prints the machine first, then the box benchmark, whose last
 # line is
 #   box: pooled/bare=R1 fresh/bare=R2 bwrap/bare=R3 python_pooled/bare=R4
-# and then the judge benchmark, whose last line (the last of all) is
+# then the judge benchmark, whose last line is
 #   judge: c100/bare=R1 py100/bare=R2 cached_compile_ms=M
+# and then the API benchmark (bench/api.sh), whose last line (the last of all) is
+#   api: get/nginx=R1 e2e/bare=R2 p50_ms=P
 set -eu
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,10 +52,13 @@ $CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -o build/bench-box bench/
 $CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -o build/bench-judge bench/judge.c \
     build/libverdict.a $(pkg-config --libs libseccomp jansson libcrypto) -lpthread
 
-# ---- run: the box benchmark, then the judge one (its line comes last) ----
+# ---- run: the box benchmark, the judge one, then the API one (its line comes last) ----
 build/bench-box "$@"
 echo
 judge_args=
 for a in "$@"; do [ "$a" = --quick ] && judge_args=--quick; done
 # shellcheck disable=SC2086  # empty or one word
-exec build/bench-judge $judge_args --langs "$repo/langs"
+build/bench-judge $judge_args --langs "$repo/langs"
+echo
+# shellcheck disable=SC2086  # empty or one word
+bash "$repo/bench/api.sh" $judge_args

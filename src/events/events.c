@@ -144,8 +144,8 @@ int vd_events_publish(struct vd_events *h, const char *id, const char *event, co
         return VD_EINVAL;
     pthread_mutex_lock(&h->mu);
     struct chan *c = get(h, id);
-    int n = snprintf(head, sizeof(head), "id: %llu\nevent: %s\ndata: ",
-                     (unsigned long long)c->seq + 1, event);
+    int n = snprintf(head, sizeof(head),
+                     "id: %llu\nevent: %s\ndata: ", (unsigned long long)c->seq + 1, event);
     size_t dlen = strlen(data), need = (size_t)n + dlen + 2;
     size_t limit = final ? VD_EVENTS_LOG_MAX : VD_EVENTS_PROGRESS_MAX;
     if (n < 0 || (size_t)n >= sizeof(head) || c->log.len + need > limit) {
