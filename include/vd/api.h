@@ -28,7 +28,9 @@
 #ifndef VD_API_H
 #define VD_API_H
 
+#include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vd/buf.h"
 #include "vd/err.h"
@@ -80,5 +82,34 @@ void vd_api_request_free(struct vd_api_request *r);
 /* The request in canonical form (our names only), the form stored and
  * parsed again by the worker. */
 int vd_api_request_json(const struct vd_api_request *r, struct vd_buf *out) VD_MUST_CHECK;
+
+/* ---- what the API answers (view.c) ---------------------------------------- */
+
+struct vd_submission;
+
+enum {
+    VD_API_VIEW_FULL = 0,         /* every field, as GET /api/v1/submissions/{id} */
+    VD_API_VIEW_SUMMARY = 1 << 0, /* the fields of a history listing */
+    VD_API_VIEW_REQUEST = 1 << 1, /* plus "request": the stored request */
+};
+
+/* The submission as the API shows it: lifecycle status and verdict kept
+ * apart, times as RFC 3339 UTC, the judge's result flattened (stdout,
+ * stderr, compile_output, exit_code, cpu_ms, ... and tests). A new
+ * reference, or NULL when out of memory or the stored JSON is unreadable. */
+json_t *vd_api_submission_view(const struct vd_submission *s, unsigned flags);
+/* The same, serialised and appended to out. */
+int vd_api_submission_json(const struct vd_submission *s, unsigned flags, struct vd_buf *out)
+    VD_MUST_CHECK;
+/* A Unix time in ms as "2026-12-02T04:45:25.123Z" (0: ""). */
+void vd_api_time(int64_t ms, char out[32]);
+
+/* The canonical request as a judge request, for the worker: *jr points into
+ * r (and into the vectors made here, freed by vd_api_judge_request_free).
+ * VD_EINVAL with a sentence in eb for a checker it cannot use. */
+struct vd_judge_request;
+int vd_api_judge_request(const struct vd_api_request *r, struct vd_judge_request *jr,
+                         struct vd_errbuf *eb) VD_MUST_CHECK;
+void vd_api_judge_request_free(struct vd_judge_request *jr);
 
 #endif /* VD_API_H */

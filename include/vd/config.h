@@ -23,7 +23,7 @@
 
 struct vd_config {
     char listen[VD_CONFIG_STR_MAX]; /* host:port */
-    int64_t http_threads;
+    int64_t http_connections;
     char database_url[VD_CONFIG_STR_MAX]; /* sqlite:PATH or postgres://... */
     char redis_url[VD_CONFIG_STR_MAX];    /* empty: the embedded queue */
     char langs_dir[VD_CONFIG_STR_MAX];    /* empty: found next to the binary */

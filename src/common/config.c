@@ -23,7 +23,8 @@
 
 const struct vd_config_option vd_config_options[] = {
     {"listen", NULL, STR(listen, "127.0.0.1:8080"), 0, "Address and port of the HTTP API."},
-    {"http_threads", NULL, INT(http_threads, "8", 1, 256), 0, "Threads serving HTTP requests."},
+    {"http_connections", NULL, INT(http_connections, "512", 1, 100000), 0,
+     "HTTP connections at once (each has its own thread, so ?wait=true and SSE can block)."},
     {"database_url", "DATABASE_URL", STR(database_url, "sqlite:/var/lib/verdict/verdict.db"), 1,
      "Where submissions are kept: sqlite:PATH, or postgres://... for several nodes."},
     {"redis_url", "REDIS_URL", STR(redis_url, ""), 1,
