@@ -62,6 +62,30 @@ void vd_http_error(struct vd_http_response *res, int status, const char *code, c
 typedef void (*vd_http_handler)(void *ctx, const struct vd_http_request *req,
                                 struct vd_http_response *res);
 
+/* ---- routing (router.c) ----------------------------------------------------- */
+
+/* A route: a method and a path pattern whose segments are literal or
+ * "{name}", which matches one non-empty segment (at most one per pattern;
+ * our ids are the only parameter). HEAD is served by the GET route. */
+typedef void (*vd_http_route_fn)(void *ctx, const struct vd_http_request *req, const char *param,
+                                 struct vd_http_response *res);
+struct vd_http_route {
+    const char *method;
+    const char *pattern;
+    vd_http_route_fn fn;
+};
+
+#define VD_HTTP_PARAM_MAX 128
+
+/* Finds the route for method and path in routes (ended by a NULL method):
+ * 0 with *out and param filled; VD_ENOTFOUND when no pattern matches the
+ * path (404); VD_EINVAL when some do, none for this method (405), with
+ * the methods that would do in allow ("GET, DELETE"). A trailing slash is
+ * ignored. */
+int vd_http_route_find(const struct vd_http_route *routes, const char *method, const char *path,
+                       const struct vd_http_route **out, char param[VD_HTTP_PARAM_MAX], char *allow,
+                       size_t allow_cap) VD_MUST_CHECK;
+
 struct vd_http_config {
     const char *listen;   /* host:port; port 0 picks a free one */
     size_t body_max;      /* bytes */

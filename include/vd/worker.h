@@ -42,11 +42,11 @@ extern const double vd_worker_bucket_le[VD_WORKER_BUCKETS];
 
 struct vd_worker_stats {
     int threads;
-    int running;                                /* jobs being judged now */
-    uint64_t finished;                          /* results stored since start */
-    uint64_t by_verdict[VD_WORKER_VERDICTS];    /* indexed by enum vd_verdict */
-    uint64_t cancelled;                         /* jobs cancelled while running */
-    uint64_t store_retries;                     /* result writes that had to be retried */
+    int running;                                      /* jobs being judged now */
+    uint64_t finished;                                /* results stored since start */
+    uint64_t by_verdict[VD_WORKER_VERDICTS];          /* indexed by enum vd_verdict */
+    uint64_t cancelled;                               /* jobs cancelled while running */
+    uint64_t store_retries;                           /* result writes that had to be retried */
     uint64_t duration_buckets[VD_WORKER_BUCKETS + 1]; /* counts, the last is +Inf */
     double duration_sum_s;
 };

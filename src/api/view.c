@@ -94,9 +94,15 @@ static void result_fields(json_t *o, json_t *res, unsigned flags)
     copy(o, "total", res, "total");
     if (!res) {
         static const char *const keys[] = {"cpu_ms", "memory_kb", NULL};
-        static const char *const full_keys[] = {
-            "stdout",    "stderr",       "output_truncated", "compile_output",
-            "compile_output_truncated", "exit_code", "signal", "wall_ms", NULL};
+        static const char *const full_keys[] = {"stdout",
+                                                "stderr",
+                                                "output_truncated",
+                                                "compile_output",
+                                                "compile_output_truncated",
+                                                "exit_code",
+                                                "signal",
+                                                "wall_ms",
+                                                NULL};
         for (size_t i = 0; keys[i]; i++)
             json_object_set_new(o, keys[i], json_null());
         if (!(flags & VD_API_VIEW_SUMMARY)) {
@@ -121,8 +127,8 @@ static void result_fields(json_t *o, json_t *res, unsigned flags)
     }
     if (flags & VD_API_VIEW_SUMMARY) {
         /* A listing keeps cpu_ms and memory_kb only. */
-        static const char *const drop[] = {"stdout", "stderr", "output_truncated", "exit_code",
-                                           "signal", "wall_ms", NULL};
+        static const char *const drop[] = {
+            "stdout", "stderr", "output_truncated", "exit_code", "signal", "wall_ms", NULL};
         for (size_t i = 0; drop[i]; i++)
             json_object_del(o, drop[i]);
         return;

@@ -114,8 +114,7 @@ static void publish_view(struct vd_workers *w, const char *id, const struct vd_s
         (void)!vd_buf_printf(&b, "{\"id\":\"%s\"}", id);
     }
     if (vd_events_publish(w->cfg.events, id, event, vd_buf_str(&b), final) < 0)
-        vd_log(VD_LOG_WARN, "worker", "id=%s event=%s dropped (over the event log cap)", id,
-               event);
+        vd_log(VD_LOG_WARN, "worker", "id=%s event=%s dropped (over the event log cap)", id, event);
     vd_submission_free(&sub);
     vd_buf_free(&b);
 }
@@ -132,13 +131,12 @@ static void on_test(void *arg, size_t index, const struct vd_test_result *t)
     char buf[1024];
     if (!p->w->cfg.events)
         return;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:s}", "index",
-                          (json_int_t)index, "name", t->name, "verdict",
-                          vd_verdict_name(t->verdict), "cpu_ms",
-                          (json_int_t)((t->cpu_us + 500) / 1000), "wall_ms",
-                          (json_int_t)((t->wall_us + 500) / 1000), "memory_kb",
-                          (json_int_t)t->memory_kb, "exit_code", t->exit_code, "signal",
-                          t->signal, "message", t->message);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:s}", "index", (json_int_t)index,
+                  "name", t->name, "verdict", vd_verdict_name(t->verdict), "cpu_ms",
+                  (json_int_t)((t->cpu_us + 500) / 1000), "wall_ms",
+                  (json_int_t)((t->wall_us + 500) / 1000), "memory_kb", (json_int_t)t->memory_kb,
+                  "exit_code", t->exit_code, "signal", t->signal, "message", t->message);
     size_t n = o ? json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT) : 0;
     json_decref(o);
     if (n == 0 || n >= sizeof(buf))
@@ -218,8 +216,7 @@ static void run_job(struct slot *sl, const struct vd_job *job)
     if ((rc = vd_store_get(w->cfg.store, job->id, &sub)) < 0 || sub.status != VD_SUB_RUNNING ||
         sub.attempt != job->attempt) {
         /* Deleted or cancelled between the claim and now. */
-        vd_log(VD_LOG_INFO, "worker", "id=%s attempt=%d gone before it ran", job->id,
-               job->attempt);
+        vd_log(VD_LOG_INFO, "worker", "id=%s attempt=%d gone before it ran", job->id, job->attempt);
         goto done;
     }
     publish_view(w, job->id, &sub, "status", 0);
@@ -265,8 +262,7 @@ static void run_job(struct slot *sl, const struct vd_job *job)
         if (stopping(w)) {
             /* Shutdown, not the user: back to the queue for the next start. */
             if (vd_store_set_status(w->cfg.store, job->id, VD_SUB_QUEUED) == 0)
-                vd_log(VD_LOG_INFO, "worker", "id=%s put back in the queue (shutdown)",
-                       job->id);
+                vd_log(VD_LOG_INFO, "worker", "id=%s put back in the queue (shutdown)", job->id);
         } else {
             pthread_mutex_lock(&w->mu);
             w->st.cancelled++;

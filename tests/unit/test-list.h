@@ -191,3 +191,7 @@ TEST_ENTRY(events_late_subscriber_reads_from_the_start)
 TEST_ENTRY(events_channel_of_a_subscriber_alone_goes_with_it)
 TEST_ENTRY(events_waiters_wake_for_each_frame_from_another_thread)
 TEST_ENTRY(events_caps_drop_progress_but_keep_the_final_frame)
+
+/* test_router.c */
+TEST_ENTRY(router_matches_literals_and_params)
+TEST_ENTRY(router_404_and_405_with_allow)
