@@ -126,6 +126,10 @@ $(TEST_UNIT): $(UNIT_OBJ) $(LIB)
 
 -include $(DEPS)
 
+# The OpenAPI document is compiled into the binary (.incbin in openapi.c),
+# which -MMD cannot see.
+$(BUILD)/src/api/openapi.o: docs/openapi.json
+
 # ---- packages --------------------------------------------------------------
 
 # scripts/deps.sh takes purposes (build, tests, bench, ...; none: all). As

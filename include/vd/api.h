@@ -112,4 +112,39 @@ int vd_api_judge_request(const struct vd_api_request *r, struct vd_judge_request
                          struct vd_errbuf *eb) VD_MUST_CHECK;
 void vd_api_judge_request_free(struct vd_judge_request *jr);
 
+/* ---- the HTTP API (api.c, submissions.c) ---------------------------------- */
+
+struct vd_config;
+struct vd_store;
+struct vd_queue;
+struct vd_events;
+struct vd_workers;
+struct vd_http_request;
+struct vd_http_response;
+
+struct vd_api_config {
+    const struct vd_config *cfg;
+    struct vd_store *store;
+    struct vd_queue *queue;
+    const struct vd_langs *langs;
+    struct vd_events *events;
+    struct vd_workers *workers; /* NULL: no workers in this process */
+    const char *sandbox_mode;   /* "cgroup2", "cgroup1", "none" */
+    int sandbox_slots;
+    int sandbox_ok;            /* the start-up self-test passed */
+    const char *sandbox_error; /* why not, when not */
+};
+
+struct vd_api;
+
+/* The API over the given modules (borrowed: they outlive the API). */
+int vd_api_new(const struct vd_api_config *c, struct vd_api **out, struct vd_errbuf *eb)
+    VD_MUST_CHECK;
+void vd_api_free(struct vd_api *a); /* after the HTTP server stopped; NULL-safe */
+/* Ends long-polls and event streams soon (within a quarter second), so the
+ * HTTP server can stop. */
+void vd_api_shutdown(struct vd_api *a);
+/* The vd_http_handler: ctx is the struct vd_api. */
+void vd_api_handle(void *ctx, const struct vd_http_request *req, struct vd_http_response *res);
+
 #endif /* VD_API_H */

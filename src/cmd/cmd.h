@@ -12,6 +12,8 @@
 int vd_cmd_box(int argc, char **argv);
 int vd_cmd_run(int argc, char **argv);
 int vd_cmd_langs(int argc, char **argv);
+int vd_cmd_serve(int argc, char **argv);
+int vd_cmd_worker(int argc, char **argv);
 
 /* Opens cfg's pool on the first free uid range from 60000 (each slot holds
  * a lock, so several verdict processes can run side by side), or exactly at

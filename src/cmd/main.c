@@ -17,6 +17,8 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } cmds[] = {
+    {"serve", vd_cmd_serve, "serve the HTTP API, with workers in the same process (root)"},
+    {"worker", vd_cmd_worker, "run workers only, on the queue of a shared store (root)"},
     {"run", vd_cmd_run,
      "judge a source file locally: compile once, run every test, give a verdict"},
     {"langs", vd_cmd_langs, "list the languages, their versions, and which are installed"},

@@ -82,8 +82,10 @@ void vd_http_error(struct vd_http_response *res, int status, const char *code, c
     res->status = status;
     res->content_type = "application/json";
     vd_buf_reset(&res->body);
-    json_t *o =
-        json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message", msg, "field", field);
+    /* "field" only when a field is at fault: absent, not null, otherwise. */
+    json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    if (o && field)
+        json_object_set_new(json_object_get(o, "error"), "field", json_string(field));
     if (!o || vd_json_dump(o, &res->body) < 0)
         (void)!vd_buf_adds(&res->body, "{\"error\":{\"code\":\"internal\",\"message\":\"error\"}}");
     json_decref(o);
