@@ -5,7 +5,7 @@
 #   make check           the same as make test, for now
 #   make unit            build and run the unit tests only
 #   make bench           install missing packages, build, run bench/run.sh $(BENCH_ARGS)
-#   make run             install missing packages, build, start verdict
+#   make run             install missing packages, build, start verdict serve
 #   make deps            install (root) or list every missing Debian package
 #   make style           banned calls and clang-format (scripts/checksrc.sh)
 #   make check-symbols   every global symbol of libverdict.a starts with vd_
@@ -160,11 +160,14 @@ bench:
 	elif [ -f bench/run.sh ]; then sh bench/run.sh $(BENCH_ARGS); \
 	else echo "bench/run.sh does not exist yet: no benchmarks to run"; fi
 
+# The core languages' toolchains too, so the server it starts can run
+# what the README shows (quick when they are there). RUN_ARGS go to
+# verdict serve, e.g. make run RUN_ARGS="--listen 0.0.0.0:8080".
 run:
-	$(Q)bash scripts/deps.sh build
+	$(Q)bash scripts/deps.sh build run
+	$(Q)bash scripts/langs-install.sh --core
 	$(Q)$(MAKE) --no-print-directory all
-	@echo "The server (verdict serve) arrives with a later issue; for now, the command line:"
-	$(Q)$(VERDICT) --help
+	$(Q)bash scripts/run.sh $(BUILD) -- $(RUN_ARGS)
 
 # ---- checks ----------------------------------------------------------------
 

@@ -16,8 +16,9 @@ set -euo pipefail
 # purpose   packages (one row per purpose; the reasons follow below)
 PACKAGES=$(cat <<'EOF'
 build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev
-tests       python3
-bench       bubblewrap hyperfine python3
+run         python3
+tests       python3 curl sqlite3
+bench       bubblewrap hyperfine python3 wrk nginx-light curl
 style       clang-format
 fuzz        clang libclang-rt-14-dev
 valgrind    valgrind
@@ -31,10 +32,15 @@ EOF
 #           database: 3.35+ for RETURNING, Debian 12 has 3.40).
 # tests:    what the test suites need beyond a build: python3 for the
 #           sandbox suite's helpers (its cases are built with gcc -static,
-#           whose static libc comes with build-essential). The integration
-#           suite will add curl, sqlite3, postgresql, redis here.
+#           whose static libc comes with build-essential), and the
+#           integration suite's client (python3's http.client), curl for
+#           the data-driven cases, sqlite3 to look into the store.
+# run:      python3, the language table's probe helpers and the language
+#           the README's curl example uses.
 # bench:    bubblewrap as the baseline sandbox to compare against, hyperfine
-#           to time runs, python3 for the interpreter workload.
+#           to time runs, python3 for the interpreter workload; wrk to load
+#           the API, nginx-light as the static-file baseline beside it,
+#           curl for one request at a time.
 # style:    clang-format for `make style`.
 # valgrind: `make valgrind`.
 # fuzz:     clang and its libFuzzer runtime for `make fuzz`.

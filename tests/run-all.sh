@@ -6,6 +6,7 @@
 # Suites, in order:
 #   unit      BUILD_DIR/test-unit
 #   sandbox   tests/sandbox/run.sh BUILD_DIR/verdict   (when the script exists)
+#   integration tests/integration/run.sh BUILD_DIR/verdict  (the HTTP API)
 #   langs     tests/langs/run.sh BUILD_DIR/verdict     (every installed language)
 #
 # Each suite prints its own lines and ends with a line
@@ -75,6 +76,11 @@ if [ -f tests/sandbox/run.sh ]; then
     fi
 else
     report+=("sandbox  not present yet (tests/sandbox/run.sh)")
+fi
+
+# The HTTP API over real loopback sockets: the real verdict serve, SQLite.
+if [ -f tests/integration/run.sh ]; then
+    run_suite integration bash tests/integration/run.sh "$build/verdict"
 fi
 
 # Every language whose toolchain is installed (CI installs the core ones
