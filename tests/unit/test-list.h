@@ -195,3 +195,10 @@ TEST_ENTRY(events_caps_drop_progress_but_keep_the_final_frame)
 /* test_router.c */
 TEST_ENTRY(router_matches_literals_and_params)
 TEST_ENTRY(router_404_and_405_with_allow)
+
+/* test_view.c */
+TEST_ENTRY(view_queued_has_every_key_null_until_finished)
+TEST_ENTRY(view_plain_run_is_flattened)
+TEST_ENTRY(view_tests_take_the_largest_and_the_deciding_test)
+TEST_ENTRY(view_times_are_rfc3339_utc)
+TEST_ENTRY(view_judge_request_from_the_stored_request)
