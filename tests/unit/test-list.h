@@ -202,3 +202,9 @@ TEST_ENTRY(view_plain_run_is_flattened)
 TEST_ENTRY(view_tests_take_the_largest_and_the_deciding_test)
 TEST_ENTRY(view_times_are_rfc3339_utc)
 TEST_ENTRY(view_judge_request_from_the_stored_request)
+
+/* test_worker.c (root: real boxes) */
+TEST_ENTRY(worker_runs_a_job_to_its_verdict_with_events)
+TEST_ENTRY(worker_cancel_kills_the_run_and_keeps_no_result)
+TEST_ENTRY(worker_stop_puts_the_running_job_back)
+TEST_ENTRY(worker_undecodable_request_ends_as_ie)
