@@ -186,7 +186,7 @@ static int parse_limits(json_t *root, json_t *lim, const struct vd_lang *l,
     char msg[200];
     const char *field = vd_lang_over_max(l, out, msg, sizeof(msg));
     if (field)
-        return refuse(e, 422, "over_max", field, "%s", msg);
+        return refuse(e, 422, "limit_too_high", field, "%s", msg);
     return 0;
 }
 
@@ -199,7 +199,7 @@ static int parse_tests(json_t *a, const char *field, const struct vd_api_caps *c
     if (!json_is_array(a))
         return refuse(e, 400, "wrong_type", field, "%s must be an array", field);
     if (json_array_size(a) > caps->tests_max)
-        return refuse(e, 422, "too_many_tests", field, "%zu tests, over the limit of %zu",
+        return refuse(e, 413, "too_large", field, "%zu tests, over the limit of %zu",
                       json_array_size(a), caps->tests_max);
     r->tests = vd_xcalloc(json_array_size(a) ? json_array_size(a) : 1, sizeof(*r->tests));
     json_array_foreach(a, i, t)

@@ -278,8 +278,13 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
                       je.text);
         return;
     }
-    items = json_is_array(root) ? root : json_object_get(root, "submissions");
-    if (json_is_object(root)) {
+    if (!json_is_object(root)) {
+        vd_http_error(res, 400, "bad_json", NULL,
+                      "the body must be {\"submissions\": [request, ...]}");
+        goto done;
+    }
+    items = json_object_get(root, "submissions");
+    {
         json_t *v;
         json_object_foreach(root, k, v)
         {
@@ -290,7 +295,7 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
         }
     }
     if (!items) {
-        vd_http_error(res, 400, json_is_object(root) ? "missing_field" : "bad_json", "submissions",
+        vd_http_error(res, 400, "missing_field", "submissions",
                       "the body must be {\"submissions\": [request, ...]}");
         goto done;
     }
@@ -513,7 +518,8 @@ static int64_t mono_ms(void)
 }
 
 /* Appends the submission as it stands as one frame; *final says whether
- * it is over. 0, or a negative code (gone, store down). */
+ * it is over. The first frame of a stream is id 0, before the channel's
+ * own frames (1, 2, ...). 0, or a negative code (gone, store down). */
 static int snapshot(struct sse *s, struct vd_buf *out, int *final)
 {
     struct vd_submission sub;
@@ -524,7 +530,8 @@ static int snapshot(struct sse *s, struct vd_buf *out, int *final)
     if (rc == 0 && (rc = vd_api_submission_json(&sub, 0, &b)) == 0) {
         *final = is_final(sub.status);
         const char *ev = sub.status == VD_SUB_FINISHED ? "result" : "status";
-        if ((rc = vd_buf_printf(out, "event: %s\ndata: ", ev)) == 0 &&
+        if ((rc = vd_buf_printf(out, "%sevent: %s\ndata: ", s->started == 1 ? "id: 0\n" : "",
+                                ev)) == 0 &&
             (rc = vd_buf_add(out, b.data, b.len)) == 0)
             rc = vd_buf_add(out, "\n\n", 2);
     }
@@ -548,9 +555,9 @@ static int sse_next(void *arg, struct vd_buf *out)
     if (!s->started) {
         s->started = 1;
         s->quiet_since_ms = s->looked_ms = mono_ms();
-        if (snapshot(s, out, &final) < 0)
-            return 0;
-        return !final;
+        int rc = snapshot(s, out, &final);
+        s->started = 2;
+        return rc == 0 && !final;
     }
     for (;;) {
         if (atomic_load(&s->a->shutting_down))

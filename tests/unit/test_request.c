@@ -109,7 +109,7 @@ TEST_IMPL(request_refusals_name_the_field)
     REFUSED("{\"language\":\"gone\",\"source_code\":\"x\"}", 422, "language");
     REFUSED("{\"language\":\"python\"}", 400, "source_code");
     REFUSED("{\"language\":\"python\",\"code\":7}", 400, "code");
-    REFUSED("{\"language\":\"python\",\"source_code\":\"x\",\"tests\":[{},{},{},{}]}", 422,
+    REFUSED("{\"language\":\"python\",\"source_code\":\"x\",\"tests\":[{},{},{},{}]}", 413,
             "tests");
     REFUSED("{\"language\":\"python\",\"source_code\":\"x\",\"tests\":[{\"input\":\"1\"}]}", 400,
             "tests[0].expected_output");
