@@ -135,14 +135,15 @@ struct vd_judge_result {
     size_t ntests;
     struct vd_run_result run; /* a plain run's output and measurements */
     char message[256];
-    int cancelled; /* the request's cancel fired: the result is partial */
+    int cancelled;             /* the request's cancel fired: the result is partial */
+    enum vd_sandbox_mode mode; /* which control mode limited and measured the runs */
 };
 
 /* The result as one JSON object: verdict, passed, total, message, compile
  * {ok, cached, output, truncated, cpu_ms, wall_ms}, tests [{name, verdict,
- * cpu_ms, wall_ms, memory_kb, exit_code, signal, message}], and for a plain
- * run stdout, stderr, exit_code, signal, cpu_ms, wall_ms, memory_kb,
- * output_truncated, mode. Appended to out. */
+ * cpu_ms, wall_ms, memory_kb, exit_code, signal, message}], mode (the
+ * sandbox's), and for a plain run stdout, stderr, exit_code, signal,
+ * cpu_ms, wall_ms, memory_kb, output_truncated. Appended to out. */
 int vd_judge_result_json(const struct vd_judge_result *r, int plain, struct vd_buf *out)
     VD_MUST_CHECK;
 

@@ -576,6 +576,7 @@ int vd_judge_run(struct vd_judge *j, const struct vd_judge_request *req,
     p.j = j;
     p.req = req;
     p.res = res;
+    res->mode = vd_sandbox_get_mode(j->sb);
     p.env = lang_env(req->lang);
     atomic_init(&p.next, 0);
     atomic_init(&p.first_fail, req->ntests);

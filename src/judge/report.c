@@ -43,15 +43,16 @@ int vd_judge_result_json(const struct vd_judge_result *r, int plain, struct vd_b
         json_object_set_new(o, "passed", json_integer((json_int_t)r->passed)) < 0 ||
         json_object_set_new(o, "total", json_integer((json_int_t)r->total)) < 0 ||
         json_object_set_new(o, "message", json_string(r->message)) < 0 ||
-        json_object_set(o, "compile", compile) < 0 || json_object_set(o, "tests", tests) < 0)
+        json_object_set(o, "compile", compile) < 0 || json_object_set(o, "tests", tests) < 0 ||
+        json_object_set_new(o, "mode", json_string(vd_sandbox_mode_name(r->mode))) < 0)
         goto out;
     if (plain) {
         const struct vd_run_result *p = &r->run;
-        json_t *extra = json_pack(
-            "{s:o, s:o, s:i, s:i, s:I, s:I, s:I, s:b, s:s}", "stdout", buf_string(&p->out),
-            "stderr", buf_string(&p->err), "exit_code", p->exit_code, "signal", p->signal, "cpu_ms",
-            ms(p->cpu_us), "wall_ms", ms(p->wall_us), "memory_kb", (json_int_t)p->memory_kb,
-            "output_truncated", p->output_truncated, "mode", vd_sandbox_mode_name(p->mode));
+        json_t *extra =
+            json_pack("{s:o, s:o, s:i, s:i, s:I, s:I, s:I, s:b}", "stdout", buf_string(&p->out),
+                      "stderr", buf_string(&p->err), "exit_code", p->exit_code, "signal", p->signal,
+                      "cpu_ms", ms(p->cpu_us), "wall_ms", ms(p->wall_us), "memory_kb",
+                      (json_int_t)p->memory_kb, "output_truncated", p->output_truncated);
         if (!extra || json_object_update(o, extra) < 0) {
             json_decref(extra);
             goto out;
