@@ -174,25 +174,49 @@ static int status_of(struct vd_api *a, const char *id, enum vd_sub_status *st)
     return rc;
 }
 
+/* The data of a complete "result" frame in chunk, copied to view. The
+ * result frame is the submission's full view, exactly what GET answers,
+ * so a waiter can answer with it without reading the store again. */
+static int take_result(const struct vd_buf *chunk, struct vd_buf *view)
+{
+    static const char tag[] = "event: result\ndata: ";
+    const char *d = vd_buf_str(chunk);
+    const char *at = memmem(d, chunk->len, tag, sizeof(tag) - 1);
+    if (!at)
+        return 0;
+    at += sizeof(tag) - 1;
+    const char *end = memmem(at, chunk->len - (size_t)(at - d), "\n\n", 2);
+    if (!end) /* cut by the chunk's cap: read the store instead */
+        return 0;
+    vd_buf_reset(view);
+    return vd_buf_add(view, at, (size_t)(end - at)) == 0;
+}
+
 /* Holds the caller until id is finished or cancelled, timeout_ms passed,
- * or the server stops. */
-static void wait_for(struct vd_api *a, const char *id, long long timeout_ms)
+ * or the server stops. Returns 1 with the final view in *view when the
+ * result frame came by the hub, else 0 (read the store). */
+static int wait_for(struct vd_api *a, const char *id, long long timeout_ms, struct vd_buf *view)
 {
     struct vd_events_sub *s = vd_events_subscribe(a->c.events, id);
-    struct vd_buf scratch;
+    struct vd_buf frames;
     enum vd_sub_status st;
     int64_t deadline = vd_clock_us() / 1000 + timeout_ms;
-    int look = 1;
+    int look = 1, got = 0;
 
-    vd_buf_init(&scratch, (size_t)1 << 20);
+    vd_buf_init(&frames, (size_t)4 << 20);
     for (;;) {
         if (look && (status_of(a, id, &st) < 0 || is_final(st)))
             break;
         int64_t left = deadline - (int64_t)(vd_clock_us() / 1000);
         if (left <= 0 || atomic_load(&a->shutting_down))
             break;
-        vd_buf_reset(&scratch);
-        int rc = vd_events_next(s, left < WAIT_POLL_MS ? (int)left : WAIT_POLL_MS, &scratch);
+        /* Frames are kept until the buffer fills, so a result frame split
+         * over two reads is still seen whole. */
+        if (frames.len > frames.cap / 2)
+            vd_buf_reset(&frames);
+        int rc = vd_events_next(s, left < WAIT_POLL_MS ? (int)left : WAIT_POLL_MS, &frames);
+        if (rc == 1 && (got = take_result(&frames, view)))
+            break;
         /* Progress frames need no look at the store; the end, or a quiet
          * spell (a worker elsewhere), does. */
         look = rc != 1;
@@ -200,10 +224,30 @@ static void wait_for(struct vd_api *a, const char *id, long long timeout_ms)
             /* Closed: a later run of it, if any, gets a fresh channel. */
             vd_events_unsubscribe(s);
             s = vd_events_subscribe(a->c.events, id);
+            vd_buf_reset(&frames);
         }
     }
     vd_events_unsubscribe(s);
-    vd_buf_free(&scratch);
+    vd_buf_free(&frames);
+    return got;
+}
+
+/* After a wait: the view the hub gave, or the store's. */
+static void answer_waited(struct vd_api *a, const char *id, long long timeout,
+                          struct vd_http_response *res)
+{
+    struct vd_buf view;
+    vd_buf_init(&view, VIEW_MAX);
+    if (wait_for(a, id, timeout, &view)) {
+        res->status = 200;
+        res->content_type = "application/json";
+        vd_buf_reset(&res->body);
+        if (vd_buf_add(&res->body, view.data, view.len) < 0)
+            answer_view(a, id, VD_API_VIEW_FULL, 1, res);
+    } else {
+        answer_view(a, id, VD_API_VIEW_FULL, 1, res);
+    }
+    vd_buf_free(&view);
 }
 
 /* ?wait and ?timeout_ms: 0 with *wait and *timeout, or -1 after a 400. */
@@ -241,8 +285,7 @@ void vd__api_post(void *ctx, const struct vd_http_request *req, const char *para
     if (accept(a, &r, id, &e) < 0)
         refuse(res, &e);
     else if (wait && r.execute) {
-        wait_for(a, id, timeout);
-        answer_view(a, id, VD_API_VIEW_FULL, 1, res);
+        answer_waited(a, id, timeout, res);
     } else
         accepted(res, id, r.execute ? "queued" : "created", r.execute ? 202 : 201);
     vd_api_request_free(&r);
@@ -432,8 +475,7 @@ void vd__api_execute(void *ctx, const struct vd_http_request *req, const char *p
     if ((rc = vd_queue_push(a->c.queue, param)) < 0)
         vd_log(VD_LOG_WARN, "api", "id=%s queue push: %s", param, vd_strerror(rc));
     if (wait) {
-        wait_for(a, param, timeout);
-        answer_view(a, param, VD_API_VIEW_FULL, 1, res);
+        answer_waited(a, param, timeout, res);
         return;
     }
     accepted(res, param, "queued", 202);
