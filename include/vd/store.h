@@ -41,7 +41,10 @@ struct vd_submission {
     enum vd_sub_status status;
     char verdict[12]; /* "" until finished */
     char *result;     /* the judge's result, as JSON text; NULL until finished */
-    int attempt;      /* runs started so far */
+    /* {"metadata": ..., "callback_url": ...} from the request, as JSON text;
+     * NULL when it had neither (or was stored before the column existed). */
+    char *meta;
+    int attempt;                                 /* runs started so far */
     int64_t created_ms, started_ms, finished_ms; /* 0 when not yet */
 };
 
@@ -65,6 +68,10 @@ void vd_store_close(struct vd_store *s);
  * be stored and not queued. */
 int vd_store_create(struct vd_store *s, struct vd_submission *sub) VD_MUST_CHECK;
 int vd_store_get(struct vd_store *s, const char *id, struct vd_submission *out) VD_MUST_CHECK;
+/* The same without the request (out->request NULL): what a view, a status
+ * check or a listing needs, without loading megabytes of source and tests.
+ * vd_store_list() gives its rows this way too. */
+int vd_store_peek(struct vd_store *s, const char *id, struct vd_submission *out) VD_MUST_CHECK;
 /* Newest first; owner NULL lists everyone's. *out has *n entries (free
  * each, then vd_free the array); *total counts all that match. */
 int vd_store_list(struct vd_store *s, const char *owner, size_t offset, size_t limit,

@@ -86,6 +86,21 @@ static int queue_has_room(struct vd_api *a, struct vd_api_error *e)
     return 0;
 }
 
+/* The request's metadata and callback URL as the store's meta text (what a
+ * view needs, so it never parses the request), or NULL when neither. */
+static char *meta_text(const struct vd_api_request *r)
+{
+    json_t *o, *m = NULL;
+    if (!r->metadata && !r->callback_url)
+        return NULL;
+    if (r->metadata && !(m = json_loads(r->metadata, 0, NULL)))
+        return NULL; /* checked JSON when decoded: only out of memory */
+    o = json_pack("{s:o*, s:s*}", "metadata", m, "callback_url", r->callback_url);
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return t;
+}
+
 /* Stores a checked request: queued when it is to run, else created. */
 static int accept(struct vd_api *a, const struct vd_api_request *r, char id[VD_ID_LEN + 1],
                   struct vd_api_error *e)
@@ -96,15 +111,16 @@ static int accept(struct vd_api *a, const struct vd_api_request *r, char id[VD_I
 
     if (r->execute && (rc = queue_has_room(a, e)) < 0)
         return rc;
+    memset(&sub, 0, sizeof(sub));
     vd_buf_init(&canon, CANONICAL_MAX);
     if ((rc = vd_api_request_json(r, &canon)) < 0) {
         set_error(e, 413, "too_large", "the request is too large to store (%s)", vd_strerror(rc));
         goto out;
     }
-    memset(&sub, 0, sizeof(sub));
     vd_store_new_id(sub.id);
     snprintf(sub.lang, sizeof(sub.lang), "%s", r->lang->id);
     sub.request = (char *)vd_buf_str(&canon);
+    sub.meta = meta_text(r);
     sub.status = r->execute ? VD_SUB_QUEUED : VD_SUB_CREATED;
     if ((rc = vd_store_create(a->c.store, &sub)) < 0) {
         vd_log(VD_LOG_ERROR, "api", "storing a submission failed: %s", vd_strerror(rc));
@@ -114,12 +130,15 @@ static int accept(struct vd_api *a, const struct vd_api_request *r, char id[VD_I
     }
     memcpy(id, sub.id, VD_ID_LEN + 1);
     atomic_fetch_add(&a->created, 1);
+    vd_log(VD_LOG_DEBUG, "api", "id=%s lang=%s tests=%zu %s", id, sub.lang, r->ntests,
+           r->execute ? "queued" : "created");
     /* The store holds the job already: a failed push only delays it until
      * a worker's next look. */
     if (r->execute && (rc = vd_queue_push(a->c.queue, id)) < 0)
         vd_log(VD_LOG_WARN, "api", "id=%s queue push: %s", id, vd_strerror(rc));
     rc = 0;
 out:
+    vd_free(sub.meta);
     vd_buf_free(&canon);
     return rc;
 }
@@ -144,7 +163,8 @@ static void answer_view(struct vd_api *a, const char *id, unsigned flags, int wa
 {
     struct vd_submission sub;
     memset(&sub, 0, sizeof(sub));
-    int rc = vd_store_get(a->c.store, id, &sub);
+    int rc = flags & VD_API_VIEW_REQUEST ? vd_store_get(a->c.store, id, &sub)
+                                         : vd_store_peek(a->c.store, id, &sub);
     if (rc == VD_ENOTFOUND) {
         vd_http_error(res, 404, "not_found", "id", "no submission %.40s", id);
         return;
@@ -168,7 +188,7 @@ static int status_of(struct vd_api *a, const char *id, enum vd_sub_status *st)
 {
     struct vd_submission sub;
     memset(&sub, 0, sizeof(sub));
-    int rc = vd_store_get(a->c.store, id, &sub);
+    int rc = vd_store_peek(a->c.store, id, &sub);
     *st = sub.status;
     vd_submission_free(&sub);
     return rc;
@@ -490,7 +510,7 @@ static void announce(struct vd_api *a, const char *id)
     struct vd_buf b;
     memset(&sub, 0, sizeof(sub));
     vd_buf_init(&b, VIEW_MAX);
-    if (vd_store_get(a->c.store, id, &sub) < 0 || vd_api_submission_json(&sub, 0, &b) < 0) {
+    if (vd_store_peek(a->c.store, id, &sub) < 0 || vd_api_submission_json(&sub, 0, &b) < 0) {
         vd_buf_reset(&b);
         (void)!vd_buf_printf(&b, "{\"id\":\"%s\",\"status\":\"cancelled\"}", id);
     }
@@ -568,7 +588,7 @@ static int snapshot(struct sse *s, struct vd_buf *out, int *final)
     struct vd_buf b;
     memset(&sub, 0, sizeof(sub));
     vd_buf_init(&b, VIEW_MAX);
-    int rc = vd_store_get(s->a->c.store, s->id, &sub);
+    int rc = vd_store_peek(s->a->c.store, s->id, &sub);
     if (rc == 0 && (rc = vd_api_submission_json(&sub, 0, &b)) == 0) {
         *final = is_final(sub.status);
         const char *ev = sub.status == VD_SUB_FINISHED ? "result" : "status";

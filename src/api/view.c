@@ -152,11 +152,18 @@ static void result_fields(json_t *o, json_t *res, unsigned flags)
 
 json_t *vd_api_submission_view(const struct vd_submission *s, unsigned flags)
 {
-    json_t *req = s->request ? json_loads(s->request, JSON_ALLOW_NUL, NULL) : NULL;
+    /* metadata and callback_url come from meta, small; only rows stored
+     * before it existed, or a view that shows the request, parse the
+     * request, which may be megabytes. */
+    int need_req = (flags & VD_API_VIEW_REQUEST) || !s->meta;
+    const char *rtext = need_req ? s->request : NULL;
+    json_t *req = rtext ? json_loads(rtext, JSON_ALLOW_NUL, NULL) : NULL;
+    json_t *meta = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
     json_t *res = s->result ? json_loads(s->result, JSON_ALLOW_NUL, NULL) : NULL;
     json_t *o = json_object();
+    json_t *from = meta ? meta : req; /* where metadata and callback_url are */
 
-    if (!o || (s->request && !req) || (s->result && !res)) {
+    if (!o || (rtext && !req) || (s->meta && !meta) || (s->result && !res)) {
         json_decref(o);
         o = NULL;
         goto out;
@@ -172,9 +179,9 @@ json_t *vd_api_submission_view(const struct vd_submission *s, unsigned flags)
     json_object_set_new(o, "created_at", time_or_null(s->created_ms));
     json_object_set_new(o, "started_at", time_or_null(s->started_ms));
     json_object_set_new(o, "finished_at", time_or_null(s->finished_ms));
-    copy(o, "metadata", req, "metadata");
+    copy(o, "metadata", from, "metadata");
     if (!(flags & VD_API_VIEW_SUMMARY))
-        copy(o, "callback_url", req, "callback_url");
+        copy(o, "callback_url", from, "callback_url");
     result_fields(o, res, flags);
     if ((flags & VD_API_VIEW_REQUEST) && req)
         json_object_set(o, "request", req);
@@ -183,6 +190,7 @@ json_t *vd_api_submission_view(const struct vd_submission *s, unsigned flags)
         json_object_set_new(o, "message", json_string("cancelled"));
 out:
     json_decref(req);
+    json_decref(meta);
     json_decref(res);
     return o;
 }

@@ -27,6 +27,7 @@ struct vd__store_ops {
 
     int (*create)(void *impl, struct vd_submission *sub);
     int (*get)(void *impl, const char *id, struct vd_submission *out);
+    int (*peek)(void *impl, const char *id, struct vd_submission *out);
     int (*list)(void *impl, const char *owner, size_t offset, size_t limit,
                 struct vd_submission **out, size_t *n, uint64_t *total);
     int (*set_running)(void *impl, const char *id, int attempt);

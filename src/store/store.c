@@ -121,8 +121,10 @@ void vd_submission_free(struct vd_submission *s)
         return;
     vd_free(s->request);
     vd_free(s->result);
+    vd_free(s->meta);
     s->request = NULL;
     s->result = NULL;
+    s->meta = NULL;
 }
 
 /* ---- open, close ------------------------------------------------------------ */
@@ -222,6 +224,14 @@ int vd_store_get(struct vd_store *s, const char *id, struct vd_submission *out)
     if (!id)
         return VD_EINVAL;
     return s->ops->get(s->impl, id, out);
+}
+
+int vd_store_peek(struct vd_store *s, const char *id, struct vd_submission *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->peek(s->impl, id, out);
 }
 
 int vd_store_list(struct vd_store *s, const char *owner, size_t offset, size_t limit,

@@ -112,9 +112,22 @@ static const char m001_init[] =
     "-- The sweep of old results.\n"
     "CREATE INDEX submissions_finished ON submissions (finished_ms);\n";
 
+/* Keep in step with src/store/migrations/002_meta.sql, byte for byte. */
+static const char m002_meta[] =
+    "-- 002_meta.sql - what a view of a submission needs from its request, apart.\n"
+    "--\n"
+    "-- A submission's request holds its source code and every test, megabytes at\n"
+    "-- times, yet showing the submission needs only its metadata and callback\n"
+    "-- URL. meta holds those two as a small JSON object ({\"metadata\": ...,\n"
+    "-- \"callback_url\": ...}), NULL when the request had neither, so a read of a\n"
+    "-- submission never has to load or parse its request. Rows stored before\n"
+    "-- this migration have NULL and are shown from their request.\n"
+    "ALTER TABLE submissions ADD COLUMN meta TEXT;\n";
+
 /* In version order; a new migration is a new line here and a new file. */
 const struct vd__store_migration vd__store_sqlite_migrations[] = {
     {1, "001_init.sql", m001_init},
+    {2, "002_meta.sql", m002_meta},
     {0, NULL, NULL},
 };
 
@@ -126,6 +139,7 @@ enum stmt {
     ST_ROLLBACK,
     ST_CREATE,
     ST_GET,
+    ST_PEEK,
     ST_STATE,
     ST_LIST_ALL,
     ST_LIST_OWNER,
@@ -145,22 +159,28 @@ enum stmt {
     ST_COUNT_ /* number of statements */
 };
 
-/* The columns read_row() expects, in its order. */
+/* The columns read_row() expects, in its order (meta came with 002_meta). */
 #define COLS                                                                               \
     "id, owner, lang, request, status, verdict, result, attempt, created_ms, started_ms, " \
-    "finished_ms"
+    "finished_ms, meta"
+/* The same without the request, which may be megabytes (NULL in its place). */
+#define PEEK_COLS                                                                       \
+    "id, owner, lang, NULL, status, verdict, result, attempt, created_ms, started_ms, " \
+    "finished_ms, meta"
 
 static const char *const sql_text[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_CREATE] = "INSERT INTO submissions (id, owner, lang, request, status, created_ms, "
-                  "queued_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 = 1 THEN ?6 END)",
+                  "queued_ms, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 = 1 THEN ?6 END, "
+                  "?7)",
     [ST_GET] = "SELECT " COLS " FROM submissions WHERE id = ?1",
+    [ST_PEEK] = "SELECT " PEEK_COLS " FROM submissions WHERE id = ?1",
     [ST_STATE] = "SELECT status, attempt FROM submissions WHERE id = ?1",
     /* ids are UUIDv7: by id is by creation time, and an index scan. */
-    [ST_LIST_ALL] = "SELECT " COLS " FROM submissions ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-    [ST_LIST_OWNER] = "SELECT " COLS " FROM submissions WHERE owner = ?3 "
+    [ST_LIST_ALL] = "SELECT " PEEK_COLS " FROM submissions ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+    [ST_LIST_OWNER] = "SELECT " PEEK_COLS " FROM submissions WHERE owner = ?3 "
                       "ORDER BY id DESC LIMIT ?1 OFFSET ?2",
     [ST_TOTAL_ALL] = "SELECT COUNT(*) FROM submissions",
     [ST_TOTAL_OWNER] = "SELECT COUNT(*) FROM submissions WHERE owner = ?1",
@@ -449,9 +469,9 @@ static int copy_dup(char **dst, sqlite3_stmt *st, int col)
     return 0;
 }
 
-/* Fills out from the current row of a statement selecting COLS. On failure
- * out owns nothing. */
-static int read_row(sqlite3_stmt *st, struct vd_submission *out)
+/* Fills out from the current row of a statement selecting COLS (or
+ * PEEK_COLS: with_request 0). On failure out owns nothing. */
+static int read_row(sqlite3_stmt *st, struct vd_submission *out, int with_request)
 {
     int rc;
 
@@ -461,14 +481,14 @@ static int read_row(sqlite3_stmt *st, struct vd_submission *out)
         (rc = copy_fixed(out->lang, sizeof(out->lang), st, 2)) < 0 ||
         (rc = copy_dup(&out->request, st, 3)) < 0 ||
         (rc = copy_fixed(out->verdict, sizeof(out->verdict), st, 5)) < 0 ||
-        (rc = copy_dup(&out->result, st, 6)) < 0)
+        (rc = copy_dup(&out->result, st, 6)) < 0 || (rc = copy_dup(&out->meta, st, 11)) < 0)
         goto out;
     out->status = (enum vd_sub_status)sqlite3_column_int(st, 4);
     out->attempt = sqlite3_column_int(st, 7);
     out->created_ms = sqlite3_column_int64(st, 8);
     out->started_ms = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
     out->finished_ms = sqlite3_column_int64(st, 10);
-    if (!out->request) /* NOT NULL in the schema */
+    if (with_request && !out->request) /* NOT NULL in the schema */
         rc = -EIO;
 out:
     if (rc < 0)
@@ -679,8 +699,8 @@ static int sq_create(void *impl, struct vd_submission *sub)
 
     if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_CREATE, &st)) < 0)
         goto out;
-    if ((rc = binds(st, "ttttii", sub->id, sub->owner, sub->lang, sub->request,
-                    (int64_t)sub->status, now)) < 0 ||
+    if ((rc = binds(st, "ttttiit", sub->id, sub->owner, sub->lang, sub->request,
+                    (int64_t)sub->status, now, sub->meta)) < 0 ||
         (rc = run(st)) < 0)
         goto out;
     /* What the row now says, so the caller can answer without a get. */
@@ -709,7 +729,29 @@ static int sq_get(void *impl, const char *id, struct vd_submission *out)
         rc = src == SQLITE_DONE ? VD_ENOTFOUND : sq_code(src);
         goto out;
     }
-    rc = read_row(st, out);
+    rc = read_row(st, out, 1);
+out:
+    unprep(st);
+    conn_put(q, c);
+    return rc;
+}
+
+static int sq_peek(void *impl, const char *id, struct vd_submission *out)
+{
+    struct sq *q = impl;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_PEEK, &st)) < 0 ||
+        (rc = binds(st, "t", id)) < 0)
+        goto out;
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = src == SQLITE_DONE ? VD_ENOTFOUND : sq_code(src);
+        goto out;
+    }
+    rc = read_row(st, out, 0);
 out:
     unprep(st);
     conn_put(q, c);
@@ -757,7 +799,7 @@ static int sq_list(void *impl, const char *owner, size_t offset, size_t limit,
             arr = p;
             cap = ncap;
         }
-        if ((rc = read_row(st, &arr[cnt])) < 0)
+        if ((rc = read_row(st, &arr[cnt], 0)) < 0)
             goto out;
         cnt++;
     }
@@ -1047,6 +1089,7 @@ const struct vd__store_ops vd__store_sqlite_ops = {
     .close = sq_close,
     .create = sq_create,
     .get = sq_get,
+    .peek = sq_peek,
     .list = sq_list,
     .set_running = sq_set_running,
     .finish = sq_finish,

@@ -108,7 +108,7 @@ static void publish_view(struct vd_workers *w, const char *id, const struct vd_s
         return;
     vd_buf_init(&b, VD_EVENTS_LOG_MAX);
     memset(&sub, 0, sizeof(sub));
-    if ((!given && vd_store_get(w->cfg.store, id, &sub) < 0) ||
+    if ((!given && vd_store_peek(w->cfg.store, id, &sub) < 0) ||
         vd_api_submission_json(given ? given : &sub, VD_API_VIEW_FULL, &b) < 0) {
         vd_buf_reset(&b);
         (void)!vd_buf_printf(&b, "{\"id\":\"%s\"}", id);
@@ -360,7 +360,7 @@ static void *monitor_main(void *arg)
             if (!seen[i].id[0])
                 continue;
             memset(&sub, 0, sizeof(sub));
-            int rc = vd_store_get(w->cfg.store, seen[i].id, &sub);
+            int rc = vd_store_peek(w->cfg.store, seen[i].id, &sub);
             if (rc == VD_ENOTFOUND ||
                 (rc == 0 && (sub.status != VD_SUB_RUNNING || sub.attempt != seen[i].attempt)))
                 seen[i].gone = 1;

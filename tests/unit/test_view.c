@@ -67,6 +67,20 @@ TEST_IMPL(view_queued_has_every_key_null_until_finished)
     ASSERT_STR_EQ(str(json_object_get(o, "request"), "source_code"), "print(1)");
     json_decref(o);
 
+    /* With meta, the request is not needed (a peek has none). */
+    s.request = NULL;
+    s.meta = (char *)"{\"metadata\":{\"user\":8},\"callback_url\":\"https://x.org/\"}";
+    o = vd_api_submission_view(&s, VD_API_VIEW_FULL);
+    ASSERT_NOT_NULL(o);
+    ASSERT_EQ(num(json_object_get(o, "metadata"), "user"), 8);
+    ASSERT_STR_EQ(str(o, "callback_url"), "https://x.org/");
+    json_decref(o);
+    s.meta = NULL; /* neither: both null */
+    o = vd_api_submission_view(&s, VD_API_VIEW_FULL);
+    ASSERT(json_is_null(json_object_get(o, "metadata")));
+    ASSERT(json_is_null(json_object_get(o, "callback_url")));
+    json_decref(o);
+
     /* Cancelled before it ran: says so. */
     base(&s, VD_SUB_CANCELLED);
     o = vd_api_submission_view(&s, VD_API_VIEW_FULL);
