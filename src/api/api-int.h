@@ -15,6 +15,18 @@
 
 #define VD__API_STATUS_MAX 600 /* HTTP statuses counted for /metrics */
 
+/* Rendered views of finished submissions (viewcache.c). */
+struct vd__api_cache;
+struct vd_submission;
+struct vd__api_cache *vd__api_cache_new(void);
+void vd__api_cache_free(struct vd__api_cache *c);
+/* Appends the cached view of s to out and returns 1 when one was rendered
+ * from the same attempt and finish; 0 otherwise. */
+int vd__api_cache_get(struct vd__api_cache *c, const struct vd_submission *s, struct vd_buf *out);
+/* Keeps the view of finished s (too large ones are not kept). */
+void vd__api_cache_put(struct vd__api_cache *c, const struct vd_submission *s, const char *body,
+                       size_t len);
+
 struct vd_api {
     struct vd_api_config c;
     struct vd_api_caps caps;
@@ -24,6 +36,7 @@ struct vd_api {
     atomic_uint_fast64_t by_status[VD__API_STATUS_MAX]; /* responses by HTTP status */
     char *languages_json;                               /* GET /api/v1/languages, made once */
     char *languages_all_json;                           /* the same with ?all=true */
+    struct vd__api_cache *views;                        /* finished views, rendered */
 };
 
 /* Answers with o as the body (takes the reference, even on failure). */

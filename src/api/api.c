@@ -358,6 +358,7 @@ int vd_api_new(const struct vd_api_config *c, struct vd_api **out, struct vd_err
     a->caps.input_max = (size_t)c->cfg->body_max_kb * 1024;
     a->caps.tests_max = (size_t)c->cfg->tests_max;
     a->started_ms = vd_now_ms();
+    a->views = vd__api_cache_new();
     a->languages_json = languages_text(c->langs, 0);
     a->languages_all_json = languages_text(c->langs, 1);
     if (!a->languages_json || !a->languages_all_json) {
@@ -380,5 +381,6 @@ void vd_api_free(struct vd_api *a)
         return;
     vd_free(a->languages_json); /* json_dumps uses malloc, which vd_free matches */
     vd_free(a->languages_all_json);
+    vd__api_cache_free(a->views);
     vd_free(a);
 }

@@ -208,3 +208,6 @@ TEST_ENTRY(worker_runs_a_job_to_its_verdict_with_events)
 TEST_ENTRY(worker_cancel_kills_the_run_and_keeps_no_result)
 TEST_ENTRY(worker_stop_puts_the_running_job_back)
 TEST_ENTRY(worker_undecodable_request_ends_as_ie)
+
+/* test_viewcache.c */
+TEST_ENTRY(viewcache_serves_only_the_same_attempt_and_finish)
