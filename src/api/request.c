@@ -222,7 +222,9 @@ static int parse_tests(json_t *a, const char *field, const struct vd_api_caps *c
             }
         }
         if ((v = take(t, t_name, &which))) {
-            if ((rc = get_string(v, "name", 100, &x->name, NULL, e)) < 0)
+            char g[96];
+            snprintf(g, sizeof(g), "%s.name", f);
+            if ((rc = get_string(v, g, 100, &x->name, NULL, e)) < 0)
                 return rc;
         } else {
             x->name = vd_xmalloc(24);

@@ -484,6 +484,11 @@ void vd__api_execute(void *ctx, const struct vd_http_request *req, const char *p
         vd__api_unavailable(res, "store", rc);
         return;
     }
+    if (st == VD_SUB_QUEUED || st == VD_SUB_RUNNING) {
+        vd_http_error(res, 409, "conflict", "id", "submission %s is %s already", param,
+                      vd_sub_status_name(st));
+        return;
+    }
     if (queue_has_room(a, &e) < 0) {
         refuse(res, &e);
         return;

@@ -110,6 +110,7 @@ static void result_fields(json_t *o, json_t *res, unsigned flags)
                 json_object_set_new(o, full_keys[i], json_null());
             json_object_set_new(o, "compile", json_null());
             json_object_set_new(o, "tests", json_array());
+            json_object_set_new(o, "sandbox_mode", json_null());
         }
         return;
     }

@@ -5,7 +5,9 @@
  * pattern is compared segment by segment with the path, "{name}" taking
  * one non-empty segment (copied out, capped). A path that matches some
  * pattern with another method is a 405 with the Allow list, not a 404, so
- * a client learns it used the wrong verb. Nothing is decoded: our ids are
+ * a client learns it used the wrong verb. A path some parameter-free
+ * pattern names is decided by those alone, so "/submissions/batch" is never
+ * read as the id "batch". Nothing is decoded: our ids are
  * plain ASCII, and a percent-encoded path simply matches nothing.
  */
 #include <stdio.h>
@@ -59,9 +61,14 @@ int vd_http_route_find(const struct vd_http_route *routes, const char *method, c
         allow[0] = '\0';
     if (strcmp(method, "HEAD") == 0)
         method = "GET";
+    /* A path that a pattern without parameters names (".../batch") is not
+     * also an id: the literal routes alone decide it. */
+    int literal = 0;
+    for (const struct vd_http_route *r = routes; r->method && !literal; r++)
+        literal = !strchr(r->pattern, '{') && match(r->pattern, path, scratch);
     for (const struct vd_http_route *r = routes; r->method; r++) {
         scratch[0] = '\0';
-        if (!match(r->pattern, path, scratch))
+        if ((literal && strchr(r->pattern, '{')) || !match(r->pattern, path, scratch))
             continue;
         if (strcmp(r->method, method) == 0) {
             *out = r;

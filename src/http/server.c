@@ -298,8 +298,7 @@ int vd_http_start(const struct vd_http_config *cfg, vd_http_handler h, void *ctx
     /* poll(2), not select(2): a process holding many fds (boxes, SQLite,
      * clients) would pass FD_SETSIZE, and select cannot watch an fd above
      * it. */
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,

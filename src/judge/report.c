@@ -44,7 +44,11 @@ int vd_judge_result_json(const struct vd_judge_result *r, int plain, struct vd_b
         json_object_set_new(o, "total", json_integer((json_int_t)r->total)) < 0 ||
         json_object_set_new(o, "message", json_string(r->message)) < 0 ||
         json_object_set(o, "compile", compile) < 0 || json_object_set(o, "tests", tests) < 0 ||
-        json_object_set_new(o, "mode", json_string(vd_sandbox_mode_name(r->mode))) < 0)
+        /* AUTO: no run took place (refused before the judge started). */
+        json_object_set_new(o, "mode",
+                            r->mode == VD_SANDBOX_AUTO
+                                ? json_null()
+                                : json_string(vd_sandbox_mode_name(r->mode))) < 0)
         goto out;
     if (plain) {
         const struct vd_run_result *p = &r->run;

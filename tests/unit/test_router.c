@@ -23,6 +23,7 @@ static const struct vd_http_route routes[] = {
     {"GET", "/api/v1/submissions/{id}", h1},
     {"DELETE", "/api/v1/submissions/{id}", h2},
     {"POST", "/api/v1/submissions/{id}/execute", h1},
+    {"POST", "/api/v1/submissions/batch", h2},
     {"GET", "/", h2},
     {NULL, NULL, NULL},
 };
@@ -40,6 +41,9 @@ TEST_IMPL(router_matches_literals_and_params)
     ASSERT_OK(vd_http_route_find(routes, "HEAD", "/health", &r, param, allow, sizeof(allow)));
     ASSERT_PTR_EQ(r, &routes[0]);
     ASSERT_OK(vd_http_route_find(routes, "GET", "/", &r, param, allow, sizeof(allow)));
+    ASSERT_PTR_EQ(r, &routes[7]);
+    ASSERT_OK(vd_http_route_find(routes, "POST", "/api/v1/submissions/batch", &r, param, allow,
+                                 sizeof(allow)));
     ASSERT_PTR_EQ(r, &routes[6]);
 
     ASSERT_OK(
@@ -84,6 +88,11 @@ TEST_IMPL(router_404_and_405_with_allow)
                                   sizeof(allow)),
                VD_EINVAL);
     ASSERT_STR_EQ(allow, "GET, DELETE");
+    /* "batch" is not an id: only its own route counts. */
+    ASSERT_ERR(vd_http_route_find(routes, "GET", "/api/v1/submissions/batch", &r, param, allow,
+                                  sizeof(allow)),
+               VD_EINVAL);
+    ASSERT_STR_EQ(allow, "POST");
     ASSERT_ERR(vd_http_route_find(routes, "DELETE", "/health", &r, param, allow, sizeof(allow)),
                VD_EINVAL);
     ASSERT_STR_EQ(allow, "GET");
