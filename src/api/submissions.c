@@ -156,6 +156,17 @@ static void accepted(struct vd_http_response *res, const char *id, const char *s
     location(res, id);
 }
 
+/* Answers a store call about id that failed: 404 for an unknown id, 503
+ * for a store that failed. Returns 1 when it answered (rc < 0). */
+static int store_failed(struct vd_http_response *res, int rc, const char *id)
+{
+    if (rc == VD_ENOTFOUND)
+        vd_http_error(res, 404, "not_found", "id", "no submission %.40s", id);
+    else if (rc < 0)
+        vd__api_unavailable(res, "store", rc);
+    return rc < 0;
+}
+
 /* Answers the submission as it stands (status: 200, or 202 when waited on
  * and not done). */
 static void answer_view(struct vd_api *a, const char *id, unsigned flags, int waited,
@@ -165,14 +176,8 @@ static void answer_view(struct vd_api *a, const char *id, unsigned flags, int wa
     memset(&sub, 0, sizeof(sub));
     int rc = flags & VD_API_VIEW_REQUEST ? vd_store_get(a->c.store, id, &sub)
                                          : vd_store_peek(a->c.store, id, &sub);
-    if (rc == VD_ENOTFOUND) {
-        vd_http_error(res, 404, "not_found", "id", "no submission %.40s", id);
+    if (store_failed(res, rc, id))
         return;
-    }
-    if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
-        return;
-    }
     /* A finished view is the same until it is run again: the cache's
      * stamp is checked against the row just read. */
     int cacheable = sub.status == VD_SUB_FINISHED && !(flags & VD_API_VIEW_REQUEST);
@@ -476,14 +481,8 @@ void vd__api_execute(void *ctx, const struct vd_http_request *req, const char *p
 
     if (wait_params(a, req, res, &wait, &timeout) < 0)
         return;
-    if ((rc = status_of(a, param, &st)) == VD_ENOTFOUND) {
-        vd_http_error(res, 404, "not_found", "id", "no submission %.40s", param);
+    if (store_failed(res, status_of(a, param, &st), param))
         return;
-    }
-    if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
-        return;
-    }
     if (st == VD_SUB_QUEUED || st == VD_SUB_RUNNING) {
         vd_http_error(res, 409, "conflict", "id", "submission %s is %s already", param,
                       vd_sub_status_name(st));
@@ -500,14 +499,8 @@ void vd__api_execute(void *ctx, const struct vd_http_request *req, const char *p
                       vd_sub_status_name(st));
         return;
     }
-    if (rc == VD_ENOTFOUND) {
-        vd_http_error(res, 404, "not_found", "id", "no submission %.40s", param);
+    if (store_failed(res, rc, param))
         return;
-    }
-    if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
-        return;
-    }
     if ((rc = vd_queue_push(a->c.queue, param)) < 0)
         vd_log(VD_LOG_WARN, "api", "id=%s queue push: %s", param, vd_strerror(rc));
     if (wait) {
@@ -543,14 +536,8 @@ void vd__api_delete(void *ctx, const struct vd_http_request *req, const char *pa
     int rc;
     (void)req;
 
-    if ((rc = status_of(a, param, &st)) == VD_ENOTFOUND) {
-        vd_http_error(res, 404, "not_found", "id", "no submission %.40s", param);
+    if (store_failed(res, status_of(a, param, &st), param))
         return;
-    }
-    if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
-        return;
-    }
     if (!is_final(st)) {
         /* The store first: the killed run's result must not be stored. */
         rc = vd_store_set_status(a->c.store, param, VD_SUB_CANCELLED);
@@ -569,11 +556,7 @@ void vd__api_delete(void *ctx, const struct vd_http_request *req, const char *pa
         /* It finished meanwhile: delete it, as asked of a finished one. */
     }
     rc = vd_store_delete(a->c.store, param);
-    if (rc == VD_ENOTFOUND)
-        vd_http_error(res, 404, "not_found", "id", "no submission %.40s", param);
-    else if (rc < 0)
-        vd__api_unavailable(res, "store", rc);
-    else {
+    if (!store_failed(res, rc, param)) {
         res->status = 204;
         vd_buf_reset(&res->body);
     }
@@ -696,12 +679,8 @@ void vd__api_events(void *ctx, const struct vd_http_request *req, const char *pa
      * missed. */
     s->sub = vd_events_subscribe(a->c.events, s->id);
     int rc = status_of(a, param, &st);
-    if (rc < 0) {
+    if (store_failed(res, rc, param)) {
         sse_free(s);
-        if (rc == VD_ENOTFOUND)
-            vd_http_error(res, 404, "not_found", "id", "no submission %.40s", param);
-        else
-            vd__api_unavailable(res, "store", rc);
         return;
     }
     res->status = 200;

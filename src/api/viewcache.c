@@ -22,6 +22,7 @@
 
 #include "api-int.h"
 #include "vd/alloc.h"
+#include "vd/hash.h"
 #include "vd/store.h"
 
 #define VIEW_SLOTS 4096
@@ -45,10 +46,7 @@ struct vd__api_cache {
 
 static unsigned slot_of(const char *id)
 {
-    unsigned x = 2166136261u; /* FNV-1a */
-    for (; *id; id++)
-        x = (x ^ (unsigned char)*id) * 16777619u;
-    return x % VIEW_SLOTS;
+    return vd_hash_str(id) % VIEW_SLOTS;
 }
 
 struct vd__api_cache *vd__api_cache_new(void)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "vd/alloc.h"
+#include "vd/hash.h"
 #include "vd/events.h"
 #include "vd/store.h"
 
@@ -55,10 +56,7 @@ struct vd_events_sub {
 
 static unsigned bucket_of(const char *id)
 {
-    unsigned x = 2166136261u; /* FNV-1a */
-    for (; *id; id++)
-        x = (x ^ (unsigned char)*id) * 16777619u;
-    return x % BUCKETS;
+    return vd_hash_str(id) % BUCKETS;
 }
 
 struct vd_events *vd_events_new(void)

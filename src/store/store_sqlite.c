@@ -714,14 +714,14 @@ out:
     return rc;
 }
 
-static int sq_get(void *impl, const char *id, struct vd_submission *out)
+/* One row by id, with the request (ST_GET) or without it (ST_PEEK). */
+static int get_one(struct sq *q, const char *id, enum stmt which, struct vd_submission *out)
 {
-    struct sq *q = impl;
     struct conn *c = NULL;
     sqlite3_stmt *st = NULL;
     int rc, src;
 
-    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_GET, &st)) < 0 ||
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, which, &st)) < 0 ||
         (rc = binds(st, "t", id)) < 0)
         goto out;
     src = sqlite3_step(st);
@@ -729,33 +729,21 @@ static int sq_get(void *impl, const char *id, struct vd_submission *out)
         rc = src == SQLITE_DONE ? VD_ENOTFOUND : sq_code(src);
         goto out;
     }
-    rc = read_row(st, out, 1);
+    rc = read_row(st, out, which == ST_GET);
 out:
     unprep(st);
     conn_put(q, c);
     return rc;
 }
 
+static int sq_get(void *impl, const char *id, struct vd_submission *out)
+{
+    return get_one(impl, id, ST_GET, out);
+}
+
 static int sq_peek(void *impl, const char *id, struct vd_submission *out)
 {
-    struct sq *q = impl;
-    struct conn *c = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc, src;
-
-    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_PEEK, &st)) < 0 ||
-        (rc = binds(st, "t", id)) < 0)
-        goto out;
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        rc = src == SQLITE_DONE ? VD_ENOTFOUND : sq_code(src);
-        goto out;
-    }
-    rc = read_row(st, out, 0);
-out:
-    unprep(st);
-    conn_put(q, c);
-    return rc;
+    return get_one(impl, id, ST_PEEK, out);
 }
 
 static int64_t clamp64(size_t v)
