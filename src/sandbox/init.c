@@ -35,7 +35,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -78,6 +80,65 @@ static pid_t clone3_fork(uint64_t flags, int *pidfd, int cgroup_fd)
 static uint64_t tv_us(const struct timeval *tv)
 {
     return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
+/* Whether the program's child, between clone and exec, may touch code or
+ * data of this mapped file: it runs only our own code (the verdict binary)
+ * and libc's system call wrappers, nothing of the other libraries. */
+static int child_needs(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!strstr(base, ".so"))
+        return 1; /* the binary itself, or not a library */
+    return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "ld-linux", 8) == 0 ||
+           strncmp(base, "libc-", 5) == 0;
+}
+
+/* Marks the mappings of the libraries the program's child never uses
+ * MADV_DONTFORK, once per box init. Each run clones the init, and the
+ * clone copies (then exec discards) the page tables of every mapping: in
+ * the server that is libmicrohttpd and its TLS stack, SQLite, OpenSSL,
+ * jansson, ... about a hundred mappings that no run needs. Best effort:
+ * a mapping left as it is only costs time. Reads /proc/self/maps with
+ * read(2) into a static buffer: the init must not allocate. */
+static void shed_libraries(void)
+{
+    static char maps[1 << 16];
+    size_t len = 0;
+    ssize_t k;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    while (len < sizeof(maps) - 1 && (k = read(fd, maps + len, sizeof(maps) - 1 - len)) > 0)
+        len += (size_t)k;
+    close(fd);
+    if (len == sizeof(maps) - 1)
+        return; /* cut short: a half-read line could name the wrong range */
+    maps[len] = '\0';
+    for (char *line = maps, *nl; *line; line = nl + 1) {
+        char *e, *f;
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        /* "start-end perms offset dev inode   path" (proc(5)) */
+        unsigned long start = strtoul(line, &e, 16);
+        if (*e != '-')
+            continue;
+        unsigned long end = strtoul(e + 1, &f, 16);
+        for (int field = 0; field < 4 && *f; field++) {
+            while (*f == ' ')
+                f++;
+            while (*f && *f != ' ')
+                f++;
+        }
+        while (*f == ' ')
+            f++;
+        if (*f != '/' || end <= start || child_needs(f))
+            continue;
+        (void)madvise((void *)start, end - start, MADV_DONTFORK);
+    }
 }
 
 /* Closes every fd except those in keep[] (at most 8, any order). */
@@ -391,6 +452,7 @@ VD_NORETURN static void init_main(const struct vd__box_params *p, int sock, int 
         for (int i = 0; i < 3; i++)
             keep[nk++] = p->cg->procs_fd[i];
     close_all_except(keep, nk);
+    shed_libraries();
 
     if (setns(p->net_fd, CLONE_NEWNET) < 0) {
         send_fail(sock, errno, "join the slot's network namespace");
