@@ -23,7 +23,7 @@
 CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
-PKGS := libseccomp jansson libcrypto libmicrohttpd sqlite3
+PKGS := libseccomp jansson libcrypto libmicrohttpd sqlite3 libsodium libcurl
 
 ifneq ($(strip $(SANITIZE)),)
 BUILD ?= build-san

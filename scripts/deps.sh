@@ -15,7 +15,7 @@ set -euo pipefail
 
 # purpose   packages (one row per purpose; the reasons follow below)
 PACKAGES=$(cat <<'EOF'
-build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev
+build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
 run         python3
 tests       python3 curl sqlite3
 bench       bubblewrap hyperfine python3 wrk nginx-light curl
@@ -29,7 +29,9 @@ EOF
 #           OpenSSL's libcrypto for SHA-256: compile-cache keys, later HMAC;
 #           libmicrohttpd for the HTTP API: no HTTP parsing of our own;
 #           libsqlite3 for the store and the embedded queue, the default
-#           database: 3.35+ for RETURNING, Debian 12 has 3.40).
+#           database: 3.35+ for RETURNING, Debian 12 has 3.40; libsodium for
+#           argon2id password hashes, constant-time comparison and random
+#           bytes; libcurl to deliver webhooks).
 # tests:    what the test suites need beyond a build: python3 for the
 #           sandbox suite's helpers (its cases are built with gcc -static,
 #           whose static libc comes with build-essential), and the

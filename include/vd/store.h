@@ -33,6 +33,14 @@ enum vd_sub_status {
 };
 const char *vd_sub_status_name(enum vd_sub_status s); /* "created", "queued", ... */
 
+enum vd_webhook_state {
+    VD_WEBHOOK_NONE = 0,
+    VD_WEBHOOK_PENDING, /* delivered once the submission finishes */
+    VD_WEBHOOK_DELIVERED,
+    VD_WEBHOOK_FAILED,
+};
+const char *vd_webhook_state_name(enum vd_webhook_state s); /* "none", "pending", ... */
+
 struct vd_submission {
     char id[VD_ID_LEN + 1];
     char owner[65]; /* who created it; "" for anonymous */
@@ -44,6 +52,18 @@ struct vd_submission {
     /* {"metadata": ..., "callback_url": ...} from the request, as JSON text;
      * NULL when it had neither (or was stored before the column existed). */
     char *meta;
+    char session_id[VD_ID_LEN + 1]; /* the code session it ran from; "" none */
+    /* Its webhook (003_auth): state none/pending/delivered/failed, the URL
+     * fixed when it was accepted, attempts made, last HTTP status (0: none),
+     * why the last attempt failed, when the next is due, when it was done,
+     * and the delivery id (the same on every retry; "" until the first). */
+    enum vd_webhook_state webhook_state;
+    char *webhook_url;
+    int webhook_attempts;
+    int webhook_status;
+    char webhook_error[256];
+    int64_t webhook_next_ms, webhook_done_ms;
+    char webhook_delivery[VD_ID_LEN + 1];
     int attempt;                                 /* runs started so far */
     int64_t created_ms, started_ms, finished_ms; /* 0 when not yet */
 };
@@ -94,6 +114,89 @@ int vd_store_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
 int vd_store_sweep(struct vd_store *s, int64_t finished_before_ms, uint64_t *deleted) VD_MUST_CHECK;
 int vd_store_counts(struct vd_store *s, struct vd_store_counts *out) VD_MUST_CHECK;
 int vd_store_ping(struct vd_store *s) VD_MUST_CHECK;
+
+/* A session's runs, newest first (as vd_store_list). */
+int vd_store_list_session(struct vd_store *s, const char *session_id, size_t offset, size_t limit,
+                          struct vd_submission **out, size_t *n, uint64_t *total) VD_MUST_CHECK;
+/* How many of owner's submissions are queued or running. */
+int vd_store_active(struct vd_store *s, const char *owner, uint64_t *n) VD_MUST_CHECK;
+
+/* ---- webhooks ---------------------------------------------------------------- */
+
+/* Up to max finished submissions whose webhook is pending and due by now_ms,
+ * the soonest first (rows as vd_store_peek gives them). */
+int vd_store_webhooks_due(struct vd_store *s, int64_t now_ms, size_t max,
+                          struct vd_submission **out, size_t *n) VD_MUST_CHECK;
+/* Records attempt number `attempt` (the row must have attempt - 1 made, so a
+ * second dispatcher's record of the same attempt is refused with VD_EINVAL):
+ * its HTTP status (0: none) and error, the state it leaves (pending with
+ * next_ms, delivered or failed) and the delivery id. */
+int vd_store_webhook_record(struct vd_store *s, const char *id, int attempt, int http_status,
+                            const char *error, enum vd_webhook_state state, int64_t next_ms,
+                            const char *delivery) VD_MUST_CHECK;
+
+/* ---- API keys and users (003_auth) ------------------------------------------ */
+
+#define VD_KEY_ID_LEN 18 /* "vk" + 16 hex */
+
+struct vd_key {
+    char id[VD_KEY_ID_LEN + 1];
+    char name[65];
+    char role[8]; /* "admin" or "client" */
+    char tier[33];
+    char allowed_ips[512]; /* comma-separated CIDRs; "" anywhere */
+    char secret_hash[65];  /* hex SHA-256 of the secret */
+    int64_t created_ms, revoked_ms;
+};
+
+int vd_store_key_create(struct vd_store *s, const struct vd_key *k) VD_MUST_CHECK;
+int vd_store_key_get(struct vd_store *s, const char *id, struct vd_key *out) VD_MUST_CHECK;
+/* Oldest first; *out is an array of *n (vd_free it). */
+int vd_store_key_list(struct vd_store *s, struct vd_key **out, size_t *n) VD_MUST_CHECK;
+/* Sets revoked_ms (once; VD_EINVAL when revoked already). */
+int vd_store_key_revoke(struct vd_store *s, const char *id) VD_MUST_CHECK;
+
+struct vd_user {
+    char id[VD_ID_LEN + 1];
+    char username[51];
+    char email[255];
+    char password_hash[129]; /* argon2id string, libsodium's crypto_pwhash_STRBYTES */
+    char role[8];            /* "user" or "admin" */
+    char tier[33];
+    int64_t created_ms;
+};
+
+/* -EEXIST when the username or the email is taken. */
+int vd_store_user_create(struct vd_store *s, struct vd_user *u) VD_MUST_CHECK;
+int vd_store_user_get(struct vd_store *s, const char *id, struct vd_user *out) VD_MUST_CHECK;
+/* By username or email (exact). */
+int vd_store_user_find(struct vd_store *s, const char *login, struct vd_user *out) VD_MUST_CHECK;
+
+/* ---- code sessions ----------------------------------------------------------- */
+
+struct vd_session {
+    char id[VD_ID_LEN + 1];
+    char owner[65];
+    char lang[41];
+    char *source;
+    int64_t version;
+    int64_t created_ms, updated_ms;
+};
+void vd_session_free(struct vd_session *s); /* the source; NULL-safe */
+
+/* Stores a new session at version 1 (id, owner, lang, source set by the
+ * caller; an empty id is made here; times set here). */
+int vd_store_session_create(struct vd_store *s, struct vd_session *ses) VD_MUST_CHECK;
+int vd_store_session_get(struct vd_store *s, const char *id, struct vd_session *out) VD_MUST_CHECK;
+/* Saves source if the session is at version `based_on`, which becomes
+ * based_on + 1; VD_EINVAL with *current set when it is not (a stale
+ * save). */
+int vd_store_session_save(struct vd_store *s, const char *id, const char *source, int64_t based_on,
+                          int64_t *current) VD_MUST_CHECK;
+int vd_store_session_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
+/* owner's sessions, newest first; *out has *n (free each, vd_free the array). */
+int vd_store_session_list(struct vd_store *s, const char *owner, size_t offset, size_t limit,
+                          struct vd_session **out, size_t *n, uint64_t *total) VD_MUST_CHECK;
 
 /* For the embedded queue (src/queue/queue_store.c) only; everyone else goes
  * through vd_queue_*. Claim turns the oldest queued submission running with

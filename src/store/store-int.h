@@ -46,6 +46,31 @@ struct vd__store_ops {
     int (*claim)(void *impl, char id[VD_ID_LEN + 1], int *attempt);
     int (*depth)(void *impl, uint64_t *queued);
     int (*recover)(void *impl, uint64_t *requeued);
+
+    /* Sessions' runs, live counts, webhooks, keys, users, code sessions
+     * (003_auth), each with the contract of its vd_store_* call. */
+    int (*list_session)(void *impl, const char *session_id, size_t offset, size_t limit,
+                        struct vd_submission **out, size_t *n, uint64_t *total);
+    int (*active)(void *impl, const char *owner, uint64_t *n);
+    int (*webhooks_due)(void *impl, int64_t now_ms, size_t max, struct vd_submission **out,
+                        size_t *n);
+    int (*webhook_record)(void *impl, const char *id, int attempt, int http_status,
+                          const char *error, enum vd_webhook_state state, int64_t next_ms,
+                          const char *delivery);
+    int (*key_create)(void *impl, const struct vd_key *k);
+    int (*key_get)(void *impl, const char *id, struct vd_key *out);
+    int (*key_list)(void *impl, struct vd_key **out, size_t *n);
+    int (*key_revoke)(void *impl, const char *id);
+    int (*user_create)(void *impl, struct vd_user *u);
+    int (*user_get)(void *impl, const char *id, struct vd_user *out);
+    int (*user_find)(void *impl, const char *login, struct vd_user *out);
+    int (*session_create)(void *impl, struct vd_session *ses);
+    int (*session_get)(void *impl, const char *id, struct vd_session *out);
+    int (*session_save)(void *impl, const char *id, const char *source, int64_t based_on,
+                        int64_t *current);
+    int (*session_delete)(void *impl, const char *id);
+    int (*session_list)(void *impl, const char *owner, size_t offset, size_t limit,
+                        struct vd_session **out, size_t *n, uint64_t *total);
 };
 
 struct vd_store {

@@ -122,9 +122,11 @@ void vd_submission_free(struct vd_submission *s)
     vd_free(s->request);
     vd_free(s->result);
     vd_free(s->meta);
+    vd_free(s->webhook_url);
     s->request = NULL;
     s->result = NULL;
     s->meta = NULL;
+    s->webhook_url = NULL;
 }
 
 /* ---- open, close ------------------------------------------------------------ */
@@ -317,4 +319,155 @@ int vd_store_requeue_running(struct vd_store *s, uint64_t *n)
 {
     *n = 0;
     return s->ops->recover(s->impl, n);
+}
+
+/* ---- 003_auth: sessions' runs, live counts, webhooks, keys, users --------- */
+
+const char *vd_webhook_state_name(enum vd_webhook_state s)
+{
+    static const char *const names[] = {"none", "pending", "delivered", "failed"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+int vd_store_list_session(struct vd_store *s, const char *session_id, size_t offset, size_t limit,
+                          struct vd_submission **out, size_t *n, uint64_t *total)
+{
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    if (!session_id || !*session_id)
+        return VD_EINVAL;
+    return s->ops->list_session(s->impl, session_id, offset, limit, out, n, total);
+}
+
+int vd_store_active(struct vd_store *s, const char *owner, uint64_t *n)
+{
+    *n = 0;
+    return s->ops->active(s->impl, owner ? owner : "", n);
+}
+
+int vd_store_webhooks_due(struct vd_store *s, int64_t now_ms, size_t max,
+                          struct vd_submission **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    return s->ops->webhooks_due(s->impl, now_ms, max, out, n);
+}
+
+int vd_store_webhook_record(struct vd_store *s, const char *id, int attempt, int http_status,
+                            const char *error, enum vd_webhook_state state, int64_t next_ms,
+                            const char *delivery)
+{
+    if (!id || attempt < 1 || state < VD_WEBHOOK_PENDING || state > VD_WEBHOOK_FAILED)
+        return VD_EINVAL;
+    return s->ops->webhook_record(s->impl, id, attempt, http_status, error, state, next_ms,
+                                  delivery);
+}
+
+int vd_store_key_create(struct vd_store *s, const struct vd_key *k)
+{
+    if (!k->id[0] || !k->name[0] || (strcmp(k->role, "admin") != 0 && strcmp(k->role, "client")) ||
+        !k->tier[0] || !k->secret_hash[0])
+        return VD_EINVAL;
+    return s->ops->key_create(s->impl, k);
+}
+
+int vd_store_key_get(struct vd_store *s, const char *id, struct vd_key *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->key_get(s->impl, id, out);
+}
+
+int vd_store_key_list(struct vd_store *s, struct vd_key **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->key_list(s->impl, out, n);
+}
+
+int vd_store_key_revoke(struct vd_store *s, const char *id)
+{
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->key_revoke(s->impl, id);
+}
+
+int vd_store_user_create(struct vd_store *s, struct vd_user *u)
+{
+    if (!u->username[0] || !u->email[0] || !u->password_hash[0] ||
+        (strcmp(u->role, "user") != 0 && strcmp(u->role, "admin") != 0) || !u->tier[0])
+        return VD_EINVAL;
+    if (!u->id[0])
+        vd_store_new_id(u->id);
+    return s->ops->user_create(s->impl, u);
+}
+
+int vd_store_user_get(struct vd_store *s, const char *id, struct vd_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->user_get(s->impl, id, out);
+}
+
+int vd_store_user_find(struct vd_store *s, const char *login, struct vd_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!login || !*login)
+        return VD_EINVAL;
+    return s->ops->user_find(s->impl, login, out);
+}
+
+void vd_session_free(struct vd_session *x)
+{
+    if (!x)
+        return;
+    vd_free(x->source);
+    x->source = NULL;
+}
+
+int vd_store_session_create(struct vd_store *s, struct vd_session *x)
+{
+    if (!x->lang[0] || !x->source)
+        return VD_EINVAL;
+    if (!x->id[0])
+        vd_store_new_id(x->id);
+    return s->ops->session_create(s->impl, x);
+}
+
+int vd_store_session_get(struct vd_store *s, const char *id, struct vd_session *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->session_get(s->impl, id, out);
+}
+
+int vd_store_session_save(struct vd_store *s, const char *id, const char *source, int64_t based_on,
+                          int64_t *current)
+{
+    *current = 0;
+    if (!id || !source || based_on < 1)
+        return VD_EINVAL;
+    return s->ops->session_save(s->impl, id, source, based_on, current);
+}
+
+int vd_store_session_delete(struct vd_store *s, const char *id)
+{
+    if (!id)
+        return VD_EINVAL;
+    return s->ops->session_delete(s->impl, id);
+}
+
+int vd_store_session_list(struct vd_store *s, const char *owner, size_t offset, size_t limit,
+                          struct vd_session **out, size_t *n, uint64_t *total)
+{
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    return s->ops->session_list(s->impl, owner ? owner : "", offset, limit, out, n, total);
 }

@@ -124,10 +124,72 @@ static const char m002_meta[] =
     "-- this migration have NULL and are shown from their request.\n"
     "ALTER TABLE submissions ADD COLUMN meta TEXT;\n";
 
+/* Keep in step with src/store/migrations/003_auth.sql, byte for byte. */
+static const char m003_auth[] =
+    "-- 003_auth.sql - who is calling (API keys, users), code sessions, webhooks.\n"
+    "--\n"
+    "-- API keys: the secret is never stored. It is derived from the server's\n"
+    "-- master secret and the key's id, and only its SHA-256 is kept here, to\n"
+    "-- notice a master secret that changed. role: 'admin' or 'client'.\n"
+    "CREATE TABLE api_keys (\n"
+    "    id           TEXT PRIMARY KEY NOT NULL,\n"
+    "    name         TEXT NOT NULL,\n"
+    "    role         TEXT NOT NULL CHECK (role IN ('admin', 'client')),\n"
+    "    tier         TEXT NOT NULL,\n"
+    "    allowed_ips  TEXT NOT NULL DEFAULT '',\n"
+    "    secret_hash  TEXT NOT NULL,\n"
+    "    created_ms   INTEGER NOT NULL,\n"
+    "    revoked_ms   INTEGER\n"
+    ");\n"
+    "\n"
+    "-- End users. password_hash is libsodium's argon2id string (it carries its\n"
+    "-- own salt and parameters). role: 'user' or 'admin'.\n"
+    "CREATE TABLE users (\n"
+    "    id            TEXT PRIMARY KEY NOT NULL,\n"
+    "    username      TEXT NOT NULL UNIQUE,\n"
+    "    email         TEXT NOT NULL UNIQUE,\n"
+    "    password_hash TEXT NOT NULL,\n"
+    "    role          TEXT NOT NULL CHECK (role IN ('user', 'admin')),\n"
+    "    tier          TEXT NOT NULL,\n"
+    "    created_ms    INTEGER NOT NULL\n"
+    ");\n"
+    "\n"
+    "-- Code sessions: code being written, saved as it is typed. version grows by\n"
+    "-- one with each save; a save names the version it was based on, so a stale\n"
+    "-- editor cannot overwrite newer code.\n"
+    "CREATE TABLE code_sessions (\n"
+    "    id          TEXT PRIMARY KEY NOT NULL,\n"
+    "    owner       TEXT NOT NULL DEFAULT '',\n"
+    "    lang        TEXT NOT NULL,\n"
+    "    source      TEXT NOT NULL,\n"
+    "    version     INTEGER NOT NULL,\n"
+    "    created_ms  INTEGER NOT NULL,\n"
+    "    updated_ms  INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX code_sessions_owner ON code_sessions (owner, id);\n"
+    "\n"
+    "-- A submission made by a session's run; and its webhook. webhook_state:\n"
+    "-- 0 none, 1 pending (delivered when it finishes), 2 delivered, 3 failed.\n"
+    "ALTER TABLE submissions ADD COLUMN session_id TEXT;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_url TEXT;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_state INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_attempts INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_status INTEGER;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_error TEXT;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_next_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_done_ms INTEGER;\n"
+    "ALTER TABLE submissions ADD COLUMN webhook_delivery TEXT;\n"
+    "CREATE INDEX submissions_session ON submissions (session_id, id);\n"
+    "-- Deliveries due: pending ones, by when they are due.\n"
+    "CREATE INDEX submissions_webhooks ON submissions (webhook_state, webhook_next_ms);\n"
+    "-- One caller's live submissions, for the cap on queued and running ones.\n"
+    "CREATE INDEX submissions_owner_status ON submissions (owner, status);\n";
+
 /* In version order; a new migration is a new line here and a new file. */
 const struct vd__store_migration vd__store_sqlite_migrations[] = {
     {1, "001_init.sql", m001_init},
     {2, "002_meta.sql", m002_meta},
+    {3, "003_auth.sql", m003_auth},
     {0, NULL, NULL},
 };
 
@@ -156,25 +218,50 @@ enum stmt {
     ST_CLAIM,
     ST_DEPTH,
     ST_RECOVER,
+    ST_LIST_SESSION,
+    ST_TOTAL_SESSION,
+    ST_ACTIVE,
+    ST_WEBHOOKS_DUE,
+    ST_WEBHOOK_RECORD,
+    ST_KEY_CREATE,
+    ST_KEY_GET,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST_USER_CREATE,
+    ST_USER_GET,
+    ST_USER_FIND,
+    ST_SES_CREATE,
+    ST_SES_GET,
+    ST_SES_SAVE,
+    ST_SES_VERSION,
+    ST_SES_DELETE,
+    ST_SES_LIST,
+    ST_SES_TOTAL,
     ST_COUNT_ /* number of statements */
 };
 
 /* The columns read_row() expects, in its order (meta came with 002_meta). */
 #define COLS                                                                               \
     "id, owner, lang, request, status, verdict, result, attempt, created_ms, started_ms, " \
-    "finished_ms, meta"
+    "finished_ms, meta, session_id, webhook_url, webhook_state, webhook_attempts, "        \
+    "webhook_status, webhook_error, webhook_next_ms, webhook_done_ms, webhook_delivery"
 /* The same without the request, which may be megabytes (NULL in its place). */
 #define PEEK_COLS                                                                       \
     "id, owner, lang, NULL, status, verdict, result, attempt, created_ms, started_ms, " \
-    "finished_ms, meta"
+    "finished_ms, meta, session_id, webhook_url, webhook_state, webhook_attempts, "     \
+    "webhook_status, webhook_error, webhook_next_ms, webhook_done_ms, webhook_delivery"
+
+#define KEY_COLS "id, name, role, tier, allowed_ips, secret_hash, created_ms, revoked_ms"
+#define USER_COLS "id, username, email, password_hash, role, tier, created_ms"
+#define SES_COLS "id, owner, lang, source, version, created_ms, updated_ms"
 
 static const char *const sql_text[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_CREATE] = "INSERT INTO submissions (id, owner, lang, request, status, created_ms, "
-                  "queued_ms, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 = 1 THEN ?6 END, "
-                  "?7)",
+                  "queued_ms, meta, session_id, webhook_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                  "CASE WHEN ?5 = 1 THEN ?6 END, ?7, ?8, ?9)",
     [ST_GET] = "SELECT " COLS " FROM submissions WHERE id = ?1",
     [ST_PEEK] = "SELECT " PEEK_COLS " FROM submissions WHERE id = ?1",
     [ST_STATE] = "SELECT status, attempt FROM submissions WHERE id = ?1",
@@ -186,7 +273,10 @@ static const char *const sql_text[ST_COUNT_] = {
     [ST_TOTAL_OWNER] = "SELECT COUNT(*) FROM submissions WHERE owner = ?1",
     [ST_SET_RUNNING] = "UPDATE submissions SET status = 2, attempt = ?2, started_ms = ?3 "
                        "WHERE id = ?1 AND status IN (1, 2) AND attempt < ?2",
-    [ST_FINISH] = "UPDATE submissions SET status = 3, verdict = ?3, result = ?4, finished_ms = ?5 "
+    /* A submission with a webhook URL has its delivery due from now on. */
+    [ST_FINISH] = "UPDATE submissions SET status = 3, verdict = ?3, result = ?4, finished_ms = ?5, "
+                  "webhook_state = CASE WHEN webhook_url IS NULL THEN 0 ELSE 1 END, "
+                  "webhook_next_ms = ?5 "
                   "WHERE id = ?1 AND status = 2 AND attempt = ?2",
     /* ?4 is the set of states the target may be reached from, one bit each. */
     [ST_SET_STATUS] = "UPDATE submissions SET status = ?2, "
@@ -198,7 +288,9 @@ static const char *const sql_text[ST_COUNT_] = {
      * stays (the claim raises it), so a late result of the old run is
      * recognised as stale. Never from queued or running: that job is live. */
     [ST_RERUN] = "UPDATE submissions SET status = 1, verdict = '', result = NULL, "
-                 "queued_ms = ?2, started_ms = NULL, finished_ms = NULL "
+                 "queued_ms = ?2, started_ms = NULL, finished_ms = NULL, webhook_state = 0, "
+                 "webhook_attempts = 0, webhook_status = NULL, webhook_error = NULL, "
+                 "webhook_next_ms = 0, webhook_done_ms = NULL, webhook_delivery = NULL "
                  "WHERE id = ?1 AND status IN (0, 3, 4)",
     [ST_DELETE] = "DELETE FROM submissions WHERE id = ?1",
     /* Only finished and cancelled rows have a finished_ms; the unary + keeps
@@ -218,6 +310,38 @@ static const char *const sql_text[ST_COUNT_] = {
     [ST_DEPTH] = "SELECT COUNT(*) FROM submissions WHERE status = 1",
     [ST_RECOVER] = "UPDATE submissions SET status = 1, queued_ms = COALESCE(queued_ms, ?1) "
                    "WHERE status = 2",
+    [ST_LIST_SESSION] = "SELECT " PEEK_COLS " FROM submissions WHERE session_id = ?3 "
+                        "ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+    [ST_TOTAL_SESSION] = "SELECT COUNT(*) FROM submissions WHERE session_id = ?1",
+    [ST_ACTIVE] = "SELECT COUNT(*) FROM submissions WHERE owner = ?1 AND status IN (1, 2)",
+    [ST_WEBHOOKS_DUE] = "SELECT " PEEK_COLS " FROM submissions WHERE webhook_state = 1 "
+                        "AND webhook_next_ms <= ?1 ORDER BY webhook_next_ms LIMIT ?2",
+    /* The attempt before this one must be the last recorded: two
+     * dispatchers recording the same attempt cannot both succeed. */
+    [ST_WEBHOOK_RECORD] = "UPDATE submissions SET webhook_attempts = ?2, webhook_status = ?3, "
+                          "webhook_error = ?4, webhook_state = ?5, webhook_next_ms = ?6, "
+                          "webhook_delivery = ?7, "
+                          "webhook_done_ms = CASE WHEN ?5 IN (2, 3) THEN ?8 END "
+                          "WHERE id = ?1 AND webhook_state = 1 AND webhook_attempts = ?2 - 1",
+    [ST_KEY_CREATE] = "INSERT INTO api_keys (id, name, role, tier, allowed_ips, secret_hash, "
+                      "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
+    [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys ORDER BY created_ms, id",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+    [ST_USER_CREATE] = "INSERT INTO users (id, username, email, password_hash, role, tier, "
+                       "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [ST_USER_FIND] = "SELECT " USER_COLS " FROM users WHERE username = ?1 OR email = ?1",
+    [ST_SES_CREATE] = "INSERT INTO code_sessions (id, owner, lang, source, version, created_ms, "
+                      "updated_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
+    [ST_SES_GET] = "SELECT " SES_COLS " FROM code_sessions WHERE id = ?1",
+    [ST_SES_SAVE] = "UPDATE code_sessions SET source = ?2, version = version + 1, updated_ms = ?4 "
+                    "WHERE id = ?1 AND version = ?3",
+    [ST_SES_VERSION] = "SELECT version FROM code_sessions WHERE id = ?1",
+    [ST_SES_DELETE] = "DELETE FROM code_sessions WHERE id = ?1",
+    [ST_SES_LIST] = "SELECT " SES_COLS " FROM code_sessions WHERE owner = ?3 "
+                    "ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+    [ST_SES_TOTAL] = "SELECT COUNT(*) FROM code_sessions WHERE owner = ?1",
 };
 
 /* ---- connections ----------------------------------------------------------- */
@@ -397,20 +521,25 @@ static void unprep(sqlite3_stmt *st)
  * Binds parameters ?1, ?2, ... in order: 't' a C string (not copied: it
  * must live until unprep), 'i' an int64_t. Returns 0 or a negative code.
  */
-static int binds(sqlite3_stmt *st, const char *types, ...)
+static int vbinds(sqlite3_stmt *st, const char *types, va_list ap)
 {
-    va_list ap;
     int src = SQLITE_OK;
-
-    va_start(ap, types);
     for (int i = 0; types[i] && src == SQLITE_OK; i++) {
         if (types[i] == 't')
             src = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
         else
             src = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
     }
-    va_end(ap);
     return sq_code(src);
+}
+
+static int binds(sqlite3_stmt *st, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = vbinds(st, types, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Steps a statement that returns no rows to its end. */
@@ -488,6 +617,16 @@ static int read_row(sqlite3_stmt *st, struct vd_submission *out, int with_reques
     out->created_ms = sqlite3_column_int64(st, 8);
     out->started_ms = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
     out->finished_ms = sqlite3_column_int64(st, 10);
+    if ((rc = copy_fixed(out->session_id, sizeof(out->session_id), st, 12)) < 0 ||
+        (rc = copy_dup(&out->webhook_url, st, 13)) < 0 ||
+        (rc = copy_fixed(out->webhook_error, sizeof(out->webhook_error), st, 17)) < 0 ||
+        (rc = copy_fixed(out->webhook_delivery, sizeof(out->webhook_delivery), st, 20)) < 0)
+        goto out;
+    out->webhook_state = (enum vd_webhook_state)sqlite3_column_int(st, 14);
+    out->webhook_attempts = sqlite3_column_int(st, 15);
+    out->webhook_status = sqlite3_column_int(st, 16);
+    out->webhook_next_ms = sqlite3_column_int64(st, 18);
+    out->webhook_done_ms = sqlite3_column_int64(st, 19);
     if (with_request && !out->request) /* NOT NULL in the schema */
         rc = -EIO;
 out:
@@ -699,8 +838,10 @@ static int sq_create(void *impl, struct vd_submission *sub)
 
     if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_CREATE, &st)) < 0)
         goto out;
-    if ((rc = binds(st, "ttttiit", sub->id, sub->owner, sub->lang, sub->request,
-                    (int64_t)sub->status, now, sub->meta)) < 0 ||
+    if ((rc = binds(st, "ttttiittt", sub->id, sub->owner, sub->lang, sub->request,
+                    (int64_t)sub->status, now, sub->meta,
+                    sub->session_id[0] ? sub->session_id : NULL,
+                    sub->webhook_url && *sub->webhook_url ? sub->webhook_url : NULL)) < 0 ||
         (rc = run(st)) < 0)
         goto out;
     /* What the row now says, so the caller can answer without a get. */
@@ -1072,6 +1213,332 @@ out:
     return rc;
 }
 
+/* ---- the tables of 003_auth ------------------------------------------------ */
+
+/* One write statement with its arguments; *changes says how many rows it
+ * changed (may be NULL). -EEXIST for a unique key already taken. */
+static int write1(struct sq *q, enum stmt which, int *changes, const char *types, ...)
+{
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc;
+
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, which, &st)) < 0)
+        goto out;
+    va_start(ap, types);
+    rc = vbinds(st, types, ap);
+    va_end(ap);
+    if (rc < 0 || (rc = run(st)) < 0)
+        goto out;
+    if (changes)
+        *changes = sqlite3_changes(c->db);
+out:
+    unprep(st);
+    conn_put(q, c);
+    return rc;
+}
+
+/* One integer from a one-row query (a count, a version). */
+static int int1(struct sq *q, enum stmt which, int64_t *v, const char *types, ...)
+{
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc;
+
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, which, &st)) < 0)
+        goto out;
+    va_start(ap, types);
+    rc = vbinds(st, types, ap);
+    va_end(ap);
+    if (rc == 0)
+        rc = run_int(st, v);
+out:
+    unprep(st);
+    conn_put(q, c);
+    return rc;
+}
+
+/* Rows of any kind: read is called for each, into slot i of an array of
+ * elem-sized items that grows as needed (at most max rows; 0: no cap). */
+typedef int (*row_reader)(sqlite3_stmt *st, void *item);
+
+static int rows(struct sq *q, enum stmt which, row_reader read, size_t elem,
+                void (*free_item)(void *), size_t max, void **out, size_t *n, const char *types,
+                ...)
+{
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    char *arr = NULL;
+    size_t cnt = 0, cap = 0;
+    va_list ap;
+    int rc, src;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, which, &st)) < 0)
+        goto out;
+    va_start(ap, types);
+    rc = vbinds(st, types, ap);
+    va_end(ap);
+    if (rc < 0)
+        goto out;
+    while ((max == 0 || cnt < max) && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char *p = vd_try_realloc(arr, ncap * elem);
+            if (!p) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            arr = p;
+            cap = ncap;
+        }
+        memset(arr + cnt * elem, 0, elem);
+        if ((rc = read(st, arr + cnt * elem)) < 0)
+            goto out;
+        cnt++;
+    }
+    if (max == 0 || cnt < max) {
+        if (src != SQLITE_DONE) {
+            rc = sq_code(src);
+            goto out;
+        }
+    }
+    *out = arr;
+    *n = cnt;
+    arr = NULL;
+    cnt = 0;
+    rc = 0;
+out:
+    for (size_t k = 0; free_item && k < cnt; k++)
+        free_item(arr + k * elem);
+    vd_free(arr);
+    unprep(st);
+    conn_put(q, c);
+    return rc;
+}
+
+static int read_peek_row(sqlite3_stmt *st, void *item)
+{
+    return read_row(st, item, 0);
+}
+
+static void free_submission(void *item)
+{
+    vd_submission_free(item);
+}
+
+static int sq_list_session(void *impl, const char *session_id, size_t offset, size_t limit,
+                           struct vd_submission **out, size_t *n, uint64_t *total)
+{
+    int64_t tot = 0;
+    int rc = int1(impl, ST_TOTAL_SESSION, &tot, "t", session_id);
+    if (rc < 0)
+        return rc;
+    *total = (uint64_t)tot;
+    if (limit == 0 || offset >= (uint64_t)tot)
+        return 0;
+    return rows(impl, ST_LIST_SESSION, read_peek_row, sizeof(**out), free_submission, 0,
+                (void **)out, n, "iit", clamp64(limit), clamp64(offset), session_id);
+}
+
+static int sq_active(void *impl, const char *owner, uint64_t *n)
+{
+    int64_t v = 0;
+    int rc = int1(impl, ST_ACTIVE, &v, "t", owner);
+    *n = (uint64_t)v;
+    return rc;
+}
+
+static int sq_webhooks_due(void *impl, int64_t now_ms, size_t max, struct vd_submission **out,
+                           size_t *n)
+{
+    return rows(impl, ST_WEBHOOKS_DUE, read_peek_row, sizeof(**out), free_submission, max,
+                (void **)out, n, "ii", now_ms, clamp64(max));
+}
+
+static int sq_webhook_record(void *impl, const char *id, int attempt, int http_status,
+                             const char *error, enum vd_webhook_state state, int64_t next_ms,
+                             const char *delivery)
+{
+    int changed = 0;
+    int rc = write1(impl, ST_WEBHOOK_RECORD, &changed, "tiitiiti", id, (int64_t)attempt,
+                    (int64_t)http_status, error, (int64_t)state, next_ms, delivery, vd_now_ms());
+    if (rc == 0 && changed == 0)
+        rc = VD_EINVAL;
+    return rc;
+}
+
+static int read_key(sqlite3_stmt *st, void *item)
+{
+    struct vd_key *k = item;
+    int rc;
+    if ((rc = copy_fixed(k->id, sizeof(k->id), st, 0)) < 0 ||
+        (rc = copy_fixed(k->name, sizeof(k->name), st, 1)) < 0 ||
+        (rc = copy_fixed(k->role, sizeof(k->role), st, 2)) < 0 ||
+        (rc = copy_fixed(k->tier, sizeof(k->tier), st, 3)) < 0 ||
+        (rc = copy_fixed(k->allowed_ips, sizeof(k->allowed_ips), st, 4)) < 0 ||
+        (rc = copy_fixed(k->secret_hash, sizeof(k->secret_hash), st, 5)) < 0)
+        return rc;
+    k->created_ms = sqlite3_column_int64(st, 6);
+    k->revoked_ms = sqlite3_column_int64(st, 7);
+    return 0;
+}
+
+static int sq_key_create(void *impl, const struct vd_key *k)
+{
+    return write1(impl, ST_KEY_CREATE, NULL, "tttttti", k->id, k->name, k->role, k->tier,
+                  k->allowed_ips, k->secret_hash, vd_now_ms());
+}
+
+/* The first row of a query as one item, VD_ENOTFOUND when none. */
+static int one(struct sq *q, enum stmt which, row_reader read, size_t elem, void *item,
+               const char *arg)
+{
+    void *arr = NULL;
+    size_t n = 0;
+    int rc = rows(q, which, read, elem, NULL, 1, &arr, &n, "t", arg);
+    if (rc == 0 && n == 0)
+        rc = VD_ENOTFOUND;
+    if (rc == 0)
+        memcpy(item, arr, elem);
+    vd_free(arr);
+    return rc;
+}
+
+static int sq_key_get(void *impl, const char *id, struct vd_key *out)
+{
+    return one(impl, ST_KEY_GET, read_key, sizeof(*out), out, id);
+}
+
+static int sq_key_list(void *impl, struct vd_key **out, size_t *n)
+{
+    return rows(impl, ST_KEY_LIST, read_key, sizeof(**out), NULL, 0, (void **)out, n, "");
+}
+
+static int sq_key_revoke(void *impl, const char *id)
+{
+    struct vd_key k;
+    int changed = 0;
+    int rc = write1(impl, ST_KEY_REVOKE, &changed, "ti", id, vd_now_ms());
+    if (rc == 0 && changed == 0)
+        rc = sq_key_get(impl, id, &k) == VD_ENOTFOUND ? VD_ENOTFOUND : VD_EINVAL;
+    return rc;
+}
+
+static int read_user(sqlite3_stmt *st, void *item)
+{
+    struct vd_user *u = item;
+    int rc;
+    if ((rc = copy_fixed(u->id, sizeof(u->id), st, 0)) < 0 ||
+        (rc = copy_fixed(u->username, sizeof(u->username), st, 1)) < 0 ||
+        (rc = copy_fixed(u->email, sizeof(u->email), st, 2)) < 0 ||
+        (rc = copy_fixed(u->password_hash, sizeof(u->password_hash), st, 3)) < 0 ||
+        (rc = copy_fixed(u->role, sizeof(u->role), st, 4)) < 0 ||
+        (rc = copy_fixed(u->tier, sizeof(u->tier), st, 5)) < 0)
+        return rc;
+    u->created_ms = sqlite3_column_int64(st, 6);
+    return 0;
+}
+
+static int sq_user_create(void *impl, struct vd_user *u)
+{
+    u->created_ms = vd_now_ms();
+    return write1(impl, ST_USER_CREATE, NULL, "tttttti", u->id, u->username, u->email,
+                  u->password_hash, u->role, u->tier, u->created_ms);
+}
+
+static int sq_user_get(void *impl, const char *id, struct vd_user *out)
+{
+    return one(impl, ST_USER_GET, read_user, sizeof(*out), out, id);
+}
+
+static int sq_user_find(void *impl, const char *login, struct vd_user *out)
+{
+    return one(impl, ST_USER_FIND, read_user, sizeof(*out), out, login);
+}
+
+static int read_session(sqlite3_stmt *st, void *item)
+{
+    struct vd_session *x = item;
+    int rc;
+    if ((rc = copy_fixed(x->id, sizeof(x->id), st, 0)) < 0 ||
+        (rc = copy_fixed(x->owner, sizeof(x->owner), st, 1)) < 0 ||
+        (rc = copy_fixed(x->lang, sizeof(x->lang), st, 2)) < 0 ||
+        (rc = copy_dup(&x->source, st, 3)) < 0)
+        return rc;
+    if (!x->source)
+        return -EIO; /* NOT NULL in the schema */
+    x->version = sqlite3_column_int64(st, 4);
+    x->created_ms = sqlite3_column_int64(st, 5);
+    x->updated_ms = sqlite3_column_int64(st, 6);
+    return 0;
+}
+
+static void free_session(void *item)
+{
+    vd_session_free(item);
+}
+
+static int sq_session_create(void *impl, struct vd_session *x)
+{
+    x->created_ms = x->updated_ms = vd_now_ms();
+    x->version = 1;
+    return write1(impl, ST_SES_CREATE, NULL, "tttti", x->id, x->owner, x->lang, x->source,
+                  x->created_ms);
+}
+
+static int sq_session_get(void *impl, const char *id, struct vd_session *out)
+{
+    void *arr = NULL;
+    size_t n = 0;
+    int rc = rows(impl, ST_SES_GET, read_session, sizeof(*out), free_session, 1, &arr, &n, "t", id);
+    if (rc == 0 && n == 0)
+        rc = VD_ENOTFOUND;
+    if (rc == 0)
+        memcpy(out, arr, sizeof(*out));
+    vd_free(arr);
+    return rc;
+}
+
+static int sq_session_save(void *impl, const char *id, const char *source, int64_t based_on,
+                           int64_t *current)
+{
+    int changed = 0;
+    int rc = write1(impl, ST_SES_SAVE, &changed, "ttii", id, source, based_on, vd_now_ms());
+    if (rc == 0 && changed == 0) {
+        rc = int1(impl, ST_SES_VERSION, current, "t", id);
+        if (rc == 0)
+            rc = VD_EINVAL;
+    } else if (rc == 0) {
+        *current = based_on + 1;
+    }
+    return rc;
+}
+
+static int sq_session_delete(void *impl, const char *id)
+{
+    int changed = 0;
+    int rc = write1(impl, ST_SES_DELETE, &changed, "t", id);
+    return rc == 0 && changed == 0 ? VD_ENOTFOUND : rc;
+}
+
+static int sq_session_list(void *impl, const char *owner, size_t offset, size_t limit,
+                           struct vd_session **out, size_t *n, uint64_t *total)
+{
+    int64_t tot = 0;
+    int rc = int1(impl, ST_SES_TOTAL, &tot, "t", owner);
+    if (rc < 0)
+        return rc;
+    *total = (uint64_t)tot;
+    if (limit == 0 || offset >= (uint64_t)tot)
+        return 0;
+    return rows(impl, ST_SES_LIST, read_session, sizeof(**out), free_session, 0, (void **)out, n,
+                "iit", clamp64(limit), clamp64(offset), owner);
+}
+
 const struct vd__store_ops vd__store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
@@ -1090,4 +1557,20 @@ const struct vd__store_ops vd__store_sqlite_ops = {
     .claim = sq_claim,
     .depth = sq_depth,
     .recover = sq_recover,
+    .list_session = sq_list_session,
+    .active = sq_active,
+    .webhooks_due = sq_webhooks_due,
+    .webhook_record = sq_webhook_record,
+    .key_create = sq_key_create,
+    .key_get = sq_key_get,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .user_create = sq_user_create,
+    .user_get = sq_user_get,
+    .user_find = sq_user_find,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_save = sq_session_save,
+    .session_delete = sq_session_delete,
+    .session_list = sq_session_list,
 };

@@ -175,6 +175,8 @@ TEST_ENTRY(store_migrations_apply_once)
 TEST_ENTRY(store_wal_mode_and_migration_file_in_step)
 TEST_ENTRY(store_url_schemes)
 TEST_ENTRY(store_survives_sigkill)
+TEST_ENTRY(store_keys_users_and_sessions)
+TEST_ENTRY(store_webhooks_due_after_finish_and_recorded_once)
 
 /* test_queue.c */
 TEST_ENTRY(queue_claim_is_fifo)

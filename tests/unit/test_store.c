@@ -607,20 +607,23 @@ TEST_IMPL(store_migrations_apply_once)
     char id[VD_ID_LEN + 1];
     tdb_init(&t);
 
+    int latest = 0;
+    while (vd__store_sqlite_migrations[latest].sql)
+        latest++;
     struct vd_store *s = tdb_open(&t);
     add(s, "x", VD_SUB_QUEUED, id);
     vd_store_close(s);
-    ASSERT_EQ(sql_int(t.path, "SELECT COUNT(*) FROM schema_migrations"), 2);
-    ASSERT_EQ(sql_int(t.path, "SELECT MAX(version) FROM schema_migrations"), 2);
+    ASSERT_EQ(sql_int(t.path, "SELECT COUNT(*) FROM schema_migrations"), latest);
+    ASSERT_EQ(sql_int(t.path, "SELECT MAX(version) FROM schema_migrations"), latest);
 
     /* Reopening applies nothing again and keeps the data. */
     s = tdb_open(&t);
     ASSERT_EQ(status_of(s, id), VD_SUB_QUEUED);
     vd_store_close(s);
-    ASSERT_EQ(sql_int(t.path, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    ASSERT_EQ(sql_int(t.path, "SELECT COUNT(*) FROM schema_migrations"), latest);
     ASSERT_EQ(sql_int(t.path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
                               "name LIKE 'submissions_%'"),
-              3);
+              6);
 
     /* Only the owner reads the file: it will hold keys and sessions. */
     ASSERT_EQ(stat(t.path, &sb), 0);
@@ -788,6 +791,172 @@ TEST_IMPL(store_survives_sigkill)
     ASSERT_OK(vd_store_claim(s, id, &attempt));
     ASSERT_STR_EQ(id, ids[0]);
     ASSERT_EQ(attempt, 2);
+    vd_store_close(s);
+    tdb_cleanup(&t);
+    return TEST_OK;
+}
+
+/* ---- 003_auth ----------------------------------------------------------------- */
+
+TEST_IMPL(store_keys_users_and_sessions)
+{
+    struct tdb t;
+    tdb_init(&t);
+    struct vd_store *s = tdb_open(&t);
+
+    struct vd_key k, g;
+    memset(&k, 0, sizeof(k));
+    snprintf(k.id, sizeof(k.id), "vk0123456789abcdef");
+    snprintf(k.name, sizeof(k.name), "ci");
+    snprintf(k.role, sizeof(k.role), "client");
+    snprintf(k.tier, sizeof(k.tier), "basic");
+    snprintf(k.allowed_ips, sizeof(k.allowed_ips), "10.0.0.0/8");
+    snprintf(k.secret_hash, sizeof(k.secret_hash), "%064d", 7);
+    ASSERT_OK(vd_store_key_create(s, &k));
+    ASSERT_ERR(vd_store_key_create(s, &k), -EEXIST);
+    ASSERT_OK(vd_store_key_get(s, k.id, &g));
+    ASSERT_STR_EQ(g.name, "ci");
+    ASSERT_STR_EQ(g.allowed_ips, "10.0.0.0/8");
+    ASSERT_EQ(g.revoked_ms, 0);
+    snprintf(k.role, sizeof(k.role), "root");
+    ASSERT_ERR(vd_store_key_create(s, &k), VD_EINVAL);
+    ASSERT_OK(vd_store_key_revoke(s, g.id));
+    ASSERT_ERR(vd_store_key_revoke(s, g.id), VD_EINVAL);
+    ASSERT_ERR(vd_store_key_revoke(s, "vknope"), VD_ENOTFOUND);
+    ASSERT_OK(vd_store_key_get(s, k.id, &g));
+    ASSERT_GT(g.revoked_ms, 0);
+    struct vd_key *keys;
+    size_t nk;
+    ASSERT_OK(vd_store_key_list(s, &keys, &nk));
+    ASSERT_UINT_EQ(nk, 1);
+    vd_free(keys);
+
+    struct vd_user u, v;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.username, sizeof(u.username), "ann");
+    snprintf(u.email, sizeof(u.email), "ann@example.org");
+    snprintf(u.password_hash, sizeof(u.password_hash), "$argon2id$x");
+    snprintf(u.role, sizeof(u.role), "user");
+    snprintf(u.tier, sizeof(u.tier), "basic");
+    ASSERT_OK(vd_store_user_create(s, &u));
+    ASSERT_UINT_EQ(strlen(u.id), VD_ID_LEN);
+    struct vd_user dup = u;
+    dup.id[0] = '\0';
+    ASSERT_ERR(vd_store_user_create(s, &dup), -EEXIST); /* same username */
+    snprintf(dup.username, sizeof(dup.username), "bob");
+    ASSERT_ERR(vd_store_user_create(s, &dup), -EEXIST); /* same email */
+    ASSERT_OK(vd_store_user_find(s, "ann@example.org", &v));
+    ASSERT_STR_EQ(v.id, u.id);
+    ASSERT_OK(vd_store_user_find(s, "ann", &v));
+    ASSERT_STR_EQ(v.password_hash, "$argon2id$x");
+    ASSERT_ERR(vd_store_user_find(s, "nobody", &v), VD_ENOTFOUND);
+    ASSERT_OK(vd_store_user_get(s, u.id, &v));
+
+    struct vd_session x, y;
+    int64_t cur;
+    memset(&x, 0, sizeof(x));
+    snprintf(x.owner, sizeof(x.owner), "user:%s", u.id);
+    snprintf(x.lang, sizeof(x.lang), "python");
+    x.source = (char *)"print(1)";
+    ASSERT_OK(vd_store_session_create(s, &x));
+    ASSERT_EQ(x.version, 1);
+    ASSERT_OK(vd_store_session_save(s, x.id, "print(2)", 1, &cur));
+    ASSERT_EQ(cur, 2);
+    ASSERT_ERR(vd_store_session_save(s, x.id, "print(3)", 1, &cur), VD_EINVAL); /* stale */
+    ASSERT_EQ(cur, 2);
+    ASSERT_ERR(vd_store_session_save(s, "nope", "x", 1, &cur), VD_ENOTFOUND);
+    ASSERT_OK(vd_store_session_get(s, x.id, &y));
+    ASSERT_STR_EQ(y.source, "print(2)");
+    ASSERT_EQ(y.version, 2);
+    ASSERT_GE(y.updated_ms, y.created_ms);
+    vd_session_free(&y);
+    struct vd_session *ses;
+    size_t ns;
+    uint64_t tot;
+    ASSERT_OK(vd_store_session_list(s, x.owner, 0, 10, &ses, &ns, &tot));
+    ASSERT_UINT_EQ(ns, 1);
+    ASSERT_UINT_EQ(tot, 1);
+    vd_session_free(&ses[0]);
+    vd_free(ses);
+    ASSERT_OK(vd_store_session_list(s, "someone", 0, 10, &ses, &ns, &tot));
+    ASSERT_UINT_EQ(tot, 0);
+
+    /* A session's runs, and the caller's live count. */
+    struct vd_submission sub, *runs;
+    memset(&sub, 0, sizeof(sub));
+    snprintf(sub.owner, sizeof(sub.owner), "%s", x.owner);
+    snprintf(sub.lang, sizeof(sub.lang), "python");
+    snprintf(sub.session_id, sizeof(sub.session_id), "%s", x.id);
+    sub.request = (char *)"{}";
+    sub.status = VD_SUB_QUEUED;
+    ASSERT_OK(vd_store_create(s, &sub));
+    uint64_t active;
+    ASSERT_OK(vd_store_active(s, x.owner, &active));
+    ASSERT_UINT_EQ(active, 1);
+    ASSERT_OK(vd_store_list_session(s, x.id, 0, 10, &runs, &ns, &tot));
+    ASSERT_UINT_EQ(ns, 1);
+    ASSERT_STR_EQ(runs[0].session_id, x.id);
+    vd_submission_free(&runs[0]);
+    vd_free(runs);
+    ASSERT_OK(vd_store_session_delete(s, x.id));
+    ASSERT_ERR(vd_store_session_delete(s, x.id), VD_ENOTFOUND);
+
+    vd_store_close(s);
+    tdb_cleanup(&t);
+    return TEST_OK;
+}
+
+TEST_IMPL(store_webhooks_due_after_finish_and_recorded_once)
+{
+    struct tdb t;
+    struct vd_submission sub, g, *due;
+    char id[VD_ID_LEN + 1];
+    int attempt;
+    size_t n;
+    tdb_init(&t);
+    struct vd_store *s = tdb_open(&t);
+
+    memset(&sub, 0, sizeof(sub));
+    snprintf(sub.lang, sizeof(sub.lang), "c");
+    sub.request = (char *)"{}";
+    sub.status = VD_SUB_QUEUED;
+    sub.webhook_url = (char *)"http://127.0.0.1:9/hook";
+    ASSERT_OK(vd_store_create(s, &sub));
+    /* Not due while it runs. */
+    ASSERT_OK(vd_store_webhooks_due(s, vd_now_ms() + 1000, 10, &due, &n));
+    ASSERT_UINT_EQ(n, 0);
+    ASSERT_OK(vd_store_claim(s, id, &attempt));
+    ASSERT_OK(vd_store_finish(s, id, attempt, "AC", "{}"));
+    ASSERT_OK(vd_store_webhooks_due(s, vd_now_ms() + 1000, 10, &due, &n));
+    ASSERT_UINT_EQ(n, 1);
+    ASSERT_STR_EQ(due[0].webhook_url, "http://127.0.0.1:9/hook");
+    ASSERT_EQ(due[0].webhook_state, VD_WEBHOOK_PENDING);
+    vd_submission_free(&due[0]);
+    vd_free(due);
+
+    /* Attempt 1 failed, retry later: not due now; a second record of the
+     * same attempt is refused. */
+    int64_t later = vd_now_ms() + 60000;
+    ASSERT_OK(vd_store_webhook_record(s, id, 1, 500, "HTTP 500", VD_WEBHOOK_PENDING, later, "d-1"));
+    ASSERT_ERR(vd_store_webhook_record(s, id, 1, 500, "again", VD_WEBHOOK_PENDING, later, "d-1"),
+               VD_EINVAL);
+    ASSERT_OK(vd_store_webhooks_due(s, vd_now_ms(), 10, &due, &n));
+    ASSERT_UINT_EQ(n, 0);
+    ASSERT_OK(vd_store_webhook_record(s, id, 2, 200, NULL, VD_WEBHOOK_DELIVERED, 0, "d-1"));
+    ASSERT_OK(vd_store_peek(s, id, &g));
+    ASSERT_EQ(g.webhook_state, VD_WEBHOOK_DELIVERED);
+    ASSERT_EQ(g.webhook_attempts, 2);
+    ASSERT_EQ(g.webhook_status, 200);
+    ASSERT_STR_EQ(g.webhook_delivery, "d-1");
+    ASSERT_GT(g.webhook_done_ms, 0);
+    vd_submission_free(&g);
+    /* Run again: the webhook is fresh. */
+    ASSERT_OK(vd_store_rerun(s, id));
+    ASSERT_OK(vd_store_peek(s, id, &g));
+    ASSERT_EQ(g.webhook_state, VD_WEBHOOK_NONE);
+    ASSERT_EQ(g.webhook_attempts, 0);
+    ASSERT_STR_EQ(g.webhook_delivery, "");
+    vd_submission_free(&g);
     vd_store_close(s);
     tdb_cleanup(&t);
     return TEST_OK;
