@@ -36,7 +36,8 @@
     XX(VD_ENOCGROUP, -5007, "cgroups are required but not usable")    \
     XX(VD_EUNSAFE, -5008, "refused an unsafe path")                   \
     XX(VD_ETIMEDOUT, -5009, "timed out")                              \
-    XX(VD_ENOTFOUND, -5010, "not found")
+    XX(VD_ENOTFOUND, -5010, "not found")                              \
+    XX(VD_EAUTH, -5011, "refused: not authenticated or not allowed")
 
 enum vd_err {
 #define XX(name, val, msg) name = (val),

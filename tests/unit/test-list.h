@@ -213,3 +213,11 @@ TEST_ENTRY(worker_undecodable_request_ends_as_ie)
 
 /* test_viewcache.c */
 TEST_ENTRY(viewcache_serves_only_the_same_attempt_and_finish)
+
+/* test_auth.c */
+TEST_ENTRY(auth_hmac_and_key_secrets)
+TEST_ENTRY(auth_passwords_are_argon2id)
+TEST_ENTRY(auth_jwt_sign_verify_and_refusals)
+TEST_ENTRY(auth_cidr_lists)
+TEST_ENTRY(auth_replay_cache)
+TEST_ENTRY(auth_tiers_and_token_buckets)
