@@ -91,6 +91,7 @@ enum {
     VD_API_VIEW_FULL = 0,         /* every field, as GET /api/v1/submissions/{id} */
     VD_API_VIEW_SUMMARY = 1 << 0, /* the fields of a history listing */
     VD_API_VIEW_REQUEST = 1 << 1, /* plus "request": the stored request */
+    VD_API_VIEW_OWNER = 1 << 2,   /* plus "owner" (for admins) */
 };
 
 /* The submission as the API shows it: lifecycle status and verdict kept
@@ -112,6 +113,20 @@ int vd_api_judge_request(const struct vd_api_request *r, struct vd_judge_request
                          struct vd_errbuf *eb) VD_MUST_CHECK;
 void vd_api_judge_request_free(struct vd_judge_request *jr);
 
+/* ---- API keys (callers.c), for the API and `verdict admin` ---------------- */
+
+struct vd_store;
+struct vd_key;
+
+/* Makes a key: a fresh id, its secret derived from master (given back in
+ * secret, the only time it is shown), stored with its hash. role "admin"
+ * or "client"; allowed a CIDR list or "". VD_EINVAL with a sentence. */
+int vd_api_key_create(struct vd_store *s, const void *master, size_t mlen, const char *name,
+                      const char *role, const char *tier, const char *allowed, struct vd_key *out,
+                      char *secret, size_t secret_cap, struct vd_errbuf *eb) VD_MUST_CHECK;
+/* The key as the API shows it (never its secret). */
+json_t *vd_api_key_view(const struct vd_key *k);
+
 /* ---- the HTTP API (api.c, submissions.c) ---------------------------------- */
 
 struct vd_config;
@@ -131,7 +146,9 @@ struct vd_api_config {
     struct vd_workers *workers; /* NULL: no workers in this process */
     const char *sandbox_mode;   /* "cgroup2", "cgroup1", "none" */
     int sandbox_slots;
-    int sandbox_ok;            /* the start-up self-test passed */
+    int sandbox_ok;     /* the start-up self-test passed */
+    const void *master; /* the master secret (copied) */
+    size_t master_len;
     const char *sandbox_error; /* why not, when not */
 };
 
@@ -144,6 +161,9 @@ void vd_api_free(struct vd_api *a); /* after the HTTP server stopped; NULL-safe 
 /* Ends long-polls and event streams soon (within a quarter second), so the
  * HTTP server can stop. */
 void vd_api_shutdown(struct vd_api *a);
+/* The secret that signs the webhooks of what owner owns: the creating key's
+ * secret, else webhook_secret, else one derived from the master secret. */
+void vd_api_webhook_secret(const struct vd_api *a, const char *owner, char *out, size_t cap);
 /* The vd_http_handler: ctx is the struct vd_api. */
 void vd_api_handle(void *ctx, const struct vd_http_request *req, struct vd_http_response *res);
 

@@ -39,8 +39,21 @@ struct vd_config {
     int64_t tests_max;   /* test cases per submission */
     int64_t retention_s; /* 0: keep results forever */
     char log_level[16];
+    char auth[8]; /* auto, on, off */
     char api_secret[VD_CONFIG_STR_MAX];
+    char secret_file[VD_CONFIG_STR_MAX];
+    int allow_bearer_keys;
+    int64_t signature_window_s;
+    int64_t jwt_ttl_s, jwt_refresh_ttl_s;
+    char registration[8]; /* open, closed */
+    char rate_tiers[VD_CONFIG_STR_MAX];
+    char default_tier[33];
+    char anonymous_tier[33];
     char webhook_url[VD_CONFIG_STR_MAX];
+    char webhook_secret[VD_CONFIG_STR_MAX];
+    int64_t webhook_max_attempts, webhook_timeout_ms, webhook_backoff_ms;
+    int webhook_allow_private;
+    int64_t webhook_threads;
     char allowed_ips[VD_CONFIG_STR_MAX];
 };
 

@@ -25,8 +25,9 @@
 
 struct vd_http_request {
     const char *method;
-    const char *path; /* without the query */
-    const char *body; /* NUL-terminated; may hold NULs before body_len */
+    const char *path;   /* without the query */
+    const char *target; /* the request target as sent: path and query, undecoded */
+    const char *body;   /* NUL-terminated; may hold NULs before body_len */
     size_t body_len;
     char request_id[33];
     char remote[64]; /* peer address */
@@ -73,6 +74,7 @@ struct vd_http_route {
     const char *method;
     const char *pattern;
     vd_http_route_fn fn;
+    unsigned flags; /* the caller's, not looked at here */
 };
 
 #define VD_HTTP_PARAM_MAX 128

@@ -142,7 +142,7 @@ static void answer_text(struct vd_http_response *res, int status, const char *ty
 static void get_languages(void *ctx, const struct vd_http_request *req, const char *param,
                           struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd_api *a = ((struct vd__call *)ctx)->a;
     (void)param;
     int all = vd__api_bool_param(req, res, "all");
     if (all < 0)
@@ -154,7 +154,7 @@ static void get_languages(void *ctx, const struct vd_http_request *req, const ch
 static void get_language(void *ctx, const struct vd_http_request *req, const char *param,
                          struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd_api *a = ((struct vd__call *)ctx)->a;
     (void)req;
     const struct vd_lang *l = vd_langs_find(a->c.langs, param);
     if (!l) {
@@ -169,7 +169,7 @@ static void get_language(void *ctx, const struct vd_http_request *req, const cha
 static void get_health(void *ctx, const struct vd_http_request *req, const char *param,
                        struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd_api *a = ((struct vd__call *)ctx)->a;
     (void)req, (void)param;
     vd__api_json(res, 200,
                  json_pack("{s:s, s:s, s:I}", "status", "ok", "version", VD_VERSION_STRING,
@@ -187,7 +187,7 @@ static size_t available_languages(const struct vd_langs *t)
 static void get_ready(void *ctx, const struct vd_http_request *req, const char *param,
                       struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd_api *a = ((struct vd__call *)ctx)->a;
     uint64_t depth = 0;
     (void)req, (void)param;
 
@@ -225,7 +225,7 @@ static void get_ready(void *ctx, const struct vd_http_request *req, const char *
 static void get_metrics(void *ctx, const struct vd_http_request *req, const char *param,
                         struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd_api *a = ((struct vd__call *)ctx)->a;
     struct vd_worker_stats st;
     struct vd_buf *b = &res->body;
     uint64_t depth = 0;
@@ -307,29 +307,52 @@ static void get_openapi(void *ctx, const struct vd_http_request *req, const char
 
 /* ---- routing --------------------------------------------------------------- */
 
+#define PUBLIC VD__ROUTE_PUBLIC
+
 static const struct vd_http_route routes[] = {
-    {"POST", "/api/v1/submissions", vd__api_post},
-    {"GET", "/api/v1/submissions", vd__api_list},
-    {"POST", "/api/v1/submissions/batch", vd__api_batch},
-    {"GET", "/api/v1/submissions/{id}", vd__api_get},
-    {"DELETE", "/api/v1/submissions/{id}", vd__api_delete},
-    {"POST", "/api/v1/submissions/{id}/execute", vd__api_execute},
-    {"GET", "/api/v1/submissions/{id}/events", vd__api_events},
-    {"GET", "/api/v1/languages", get_languages},
-    {"GET", "/api/v1/languages/{id}", get_language},
-    {"GET", "/health", get_health},
-    {"GET", "/health/ready", get_ready},
-    {"GET", "/metrics", get_metrics},
-    {"GET", "/openapi.json", get_openapi},
-    {NULL, NULL, NULL},
+    {"POST", "/api/v1/submissions", vd__api_post, 0},
+    {"GET", "/api/v1/submissions", vd__api_list, 0},
+    {"POST", "/api/v1/submissions/batch", vd__api_batch, 0},
+    {"GET", "/api/v1/submissions/{id}", vd__api_get, 0},
+    {"DELETE", "/api/v1/submissions/{id}", vd__api_delete, 0},
+    {"POST", "/api/v1/submissions/{id}/execute", vd__api_execute, 0},
+    {"GET", "/api/v1/submissions/{id}/events", vd__api_events, 0},
+    {"POST", "/api/v1/sessions", vd__api_session_create, 0},
+    {"GET", "/api/v1/sessions", vd__api_session_list, 0},
+    {"GET", "/api/v1/sessions/{id}", vd__api_session_get, 0},
+    {"PATCH", "/api/v1/sessions/{id}", vd__api_session_save, 0},
+    {"DELETE", "/api/v1/sessions/{id}", vd__api_session_delete, 0},
+    {"POST", "/api/v1/sessions/{id}/run", vd__api_session_run, 0},
+    {"GET", "/api/v1/sessions/{id}/runs", vd__api_session_runs, 0},
+    {"POST", "/api/v1/auth/register", vd__api_register, PUBLIC},
+    {"POST", "/api/v1/auth/login", vd__api_login, PUBLIC},
+    {"POST", "/api/v1/auth/refresh", vd__api_refresh, PUBLIC},
+    {"GET", "/api/v1/auth/me", vd__api_me, 0},
+    {"POST", "/api/v1/admin/keys", vd__api_keys_create, 0},
+    {"GET", "/api/v1/admin/keys", vd__api_keys_list, 0},
+    {"GET", "/api/v1/admin/keys/{id}", vd__api_keys_get, 0},
+    {"DELETE", "/api/v1/admin/keys/{id}", vd__api_keys_revoke, 0},
+    {"GET", "/api/v1/languages", get_languages, 0},
+    {"GET", "/api/v1/languages/{id}", get_language, 0},
+    {"GET", "/health", get_health, PUBLIC},
+    {"GET", "/health/ready", get_ready, PUBLIC},
+    {"GET", "/metrics", get_metrics, 0},
+    {"GET", "/openapi.json", get_openapi, PUBLIC},
+    {NULL, NULL, NULL, 0},
 };
 
 void vd_api_handle(void *ctx, const struct vd_http_request *req, struct vd_http_response *res)
 {
     struct vd_api *a = ctx;
     const struct vd_http_route *r;
+    struct vd__call call = {.a = a};
     char param[VD_HTTP_PARAM_MAX], allow[64];
 
+    /* The address allow-list comes before anything else, even a 404. */
+    if (!vd_auth_cidrs_match(a->c.cfg->allowed_ips, req->remote)) {
+        vd_http_error(res, 403, "ip_not_allowed", NULL, "%s may not call this server", req->remote);
+        goto out;
+    }
     int rc = vd_http_route_find(routes, req->method, req->path, &r, param, allow, sizeof(allow));
     if (rc == VD_EINVAL) {
         vd_http_error(res, 405, "method_not_allowed", NULL, "%s is not allowed on %.200s",
@@ -338,9 +361,10 @@ void vd_api_handle(void *ctx, const struct vd_http_request *req, struct vd_http_
     } else if (rc < 0) {
         vd_http_error(res, 404, "not_found", NULL, "no such endpoint: %s %.200s", req->method,
                       req->path);
-    } else {
-        r->fn(a, req, param, res);
+    } else if (vd__api_authenticate(&call, req, r->flags, res) == 0) {
+        r->fn(&call, req, param, res);
     }
+out:
     if (res->status >= 100 && res->status < VD__API_STATUS_MAX)
         atomic_fetch_add(&a->by_status[res->status], 1);
 }
@@ -358,6 +382,11 @@ int vd_api_new(const struct vd_api_config *c, struct vd_api **out, struct vd_err
     a->caps.input_max = (size_t)c->cfg->body_max_kb * 1024;
     a->caps.tests_max = (size_t)c->cfg->tests_max;
     a->started_ms = vd_now_ms();
+    int rc = vd__api_callers_init(a, eb);
+    if (rc < 0) {
+        vd_api_free(a);
+        return rc;
+    }
     a->views = vd__api_cache_new();
     a->languages_json = languages_text(c->langs, 0);
     a->languages_all_json = languages_text(c->langs, 1);
@@ -382,5 +411,6 @@ void vd_api_free(struct vd_api *a)
     vd_free(a->languages_json); /* json_dumps uses malloc, which vd_free matches */
     vd_free(a->languages_all_json);
     vd__api_cache_free(a->views);
+    vd__api_callers_free(a);
     vd_free(a);
 }

@@ -101,10 +101,12 @@ static char *meta_text(const struct vd_api_request *r)
     return t;
 }
 
-/* Stores a checked request: queued when it is to run, else created. */
-static int accept(struct vd_api *a, const struct vd_api_request *r, char id[VD_ID_LEN + 1],
-                  struct vd_api_error *e)
+/* Stores a checked request as the caller's: queued when it is to run, else
+ * created; from a code session when session_id is not NULL. */
+static int accept(struct vd__call *call, const struct vd_api_request *r, const char *session_id,
+                  char id[VD_ID_LEN + 1], struct vd_api_error *e)
 {
+    struct vd_api *a = call->a;
     struct vd_submission sub;
     struct vd_buf canon;
     int rc;
@@ -122,6 +124,14 @@ static int accept(struct vd_api *a, const struct vd_api_request *r, char id[VD_I
     sub.request = (char *)vd_buf_str(&canon);
     sub.meta = meta_text(r);
     sub.status = r->execute ? VD_SUB_QUEUED : VD_SUB_CREATED;
+    snprintf(sub.owner, sizeof(sub.owner), "%s", call->who.owner);
+    if (session_id)
+        snprintf(sub.session_id, sizeof(sub.session_id), "%s", session_id);
+    /* The webhook's URL is fixed now: a later change of the default does
+     * not move a delivery already promised. */
+    sub.webhook_url = r->callback_url            ? r->callback_url
+                      : a->c.cfg->webhook_url[0] ? (char *)a->c.cfg->webhook_url
+                                                 : NULL;
     if ((rc = vd_store_create(a->c.store, &sub)) < 0) {
         vd_log(VD_LOG_ERROR, "api", "storing a submission failed: %s", vd_strerror(rc));
         set_error(e, 503, "unavailable", "the store is not available right now: %s",
@@ -158,7 +168,7 @@ static void accepted(struct vd_http_response *res, const char *id, const char *s
 
 /* Answers a store call about id that failed: 404 for an unknown id, 503
  * for a store that failed. Returns 1 when it answered (rc < 0). */
-static int store_failed(struct vd_http_response *res, int rc, const char *id)
+int vd__api_store_failed(struct vd_http_response *res, int rc, const char *id)
 {
     if (rc == VD_ENOTFOUND)
         vd_http_error(res, 404, "not_found", "id", "no submission %.40s", id);
@@ -167,20 +177,35 @@ static int store_failed(struct vd_http_response *res, int rc, const char *id)
     return rc < 0;
 }
 
+/* Reads id for the caller: 0 with *sub filled (free it), or -1 after
+ * answering 404 (unknown, or another's: the two look the same) or 503. */
+static int load_owned(struct vd__call *call, const char *id, int with_request,
+                      struct vd_submission *sub, struct vd_http_response *res)
+{
+    memset(sub, 0, sizeof(*sub));
+    int rc = with_request ? vd_store_get(call->a->c.store, id, sub)
+                          : vd_store_peek(call->a->c.store, id, sub);
+    if (rc == 0 && !vd__api_owns(call, sub->owner)) {
+        vd_submission_free(sub);
+        rc = VD_ENOTFOUND;
+    }
+    return vd__api_store_failed(res, rc, id) ? -1 : 0;
+}
+
 /* Answers the submission as it stands (status: 200, or 202 when waited on
  * and not done). */
-static void answer_view(struct vd_api *a, const char *id, unsigned flags, int waited,
+static void answer_view(struct vd__call *call, const char *id, unsigned flags, int waited,
                         struct vd_http_response *res)
 {
+    struct vd_api *a = call->a;
     struct vd_submission sub;
-    memset(&sub, 0, sizeof(sub));
-    int rc = flags & VD_API_VIEW_REQUEST ? vd_store_get(a->c.store, id, &sub)
-                                         : vd_store_peek(a->c.store, id, &sub);
-    if (store_failed(res, rc, id))
+    if (load_owned(call, id, (flags & VD_API_VIEW_REQUEST) != 0, &sub, res) < 0)
         return;
+    if (call->who.admin)
+        flags |= VD_API_VIEW_OWNER;
     /* A finished view is the same until it is run again: the cache's
      * stamp is checked against the row just read. */
-    int cacheable = sub.status == VD_SUB_FINISHED && !(flags & VD_API_VIEW_REQUEST);
+    int cacheable = sub.status == VD_SUB_FINISHED && flags == VD_API_VIEW_FULL;
     vd_buf_reset(&res->body);
     if (cacheable && vd__api_cache_get(a->views, &sub, &res->body)) {
         res->status = 200;
@@ -269,26 +294,38 @@ static int wait_for(struct vd_api *a, const char *id, long long timeout_ms, stru
 }
 
 /* After a wait: the view the hub gave, or the store's. */
-static void answer_waited(struct vd_api *a, const char *id, long long timeout,
+static void answer_waited(struct vd__call *call, const char *id, long long timeout,
                           struct vd_http_response *res)
 {
     struct vd_buf view;
     vd_buf_init(&view, VIEW_MAX);
-    if (wait_for(a, id, timeout, &view)) {
+    /* Only what the caller owns is waited on (and admins see owners). */
+    if (!call->who.admin && wait_for(call->a, id, timeout, &view)) {
         res->status = 200;
         res->content_type = "application/json";
         vd_buf_reset(&res->body);
         if (vd_buf_add(&res->body, view.data, view.len) < 0)
-            answer_view(a, id, VD_API_VIEW_FULL, 1, res);
+            answer_view(call, id, VD_API_VIEW_FULL, 1, res);
     } else {
-        answer_view(a, id, VD_API_VIEW_FULL, 1, res);
+        if (call->who.admin)
+            (void)wait_for(call->a, id, timeout, &view);
+        answer_view(call, id, VD_API_VIEW_FULL, 1, res);
     }
     vd_buf_free(&view);
 }
 
+void vd__api_answer_accepted(struct vd__call *call, const char *id, int wait, long long wait_ms,
+                             struct vd_http_response *res)
+{
+    if (wait)
+        answer_waited(call, id, wait_ms, res);
+    else
+        accepted(res, id, "queued", 202);
+}
+
 /* ?wait and ?timeout_ms: 0 with *wait and *timeout, or -1 after a 400. */
-static int wait_params(struct vd_api *a, const struct vd_http_request *req,
-                       struct vd_http_response *res, int *wait, long long *timeout)
+int vd__api_wait_params(struct vd_api *a, const struct vd_http_request *req,
+                        struct vd_http_response *res, int *wait, long long *timeout)
 {
     if ((*wait = vd__api_bool_param(req, res, "wait")) < 0 ||
         vd__api_int_param(req, res, "timeout_ms", a->c.cfg->wait_max_ms, 0, 3600 * 1000, timeout) <
@@ -301,10 +338,24 @@ static int wait_params(struct vd_api *a, const struct vd_http_request *req,
 
 /* ---- POST /api/v1/submissions ---------------------------------------------- */
 
+int vd__api_submit(struct vd__call *call, const struct vd_api_request *r, const char *session_id,
+                   char id[VD_ID_LEN + 1], struct vd_http_response *res)
+{
+    struct vd_api_error e;
+    if (r->execute && (vd__api_charge(call, 1, res) < 0 || vd__api_check_active(call, 1, res) < 0))
+        return -1;
+    if (accept(call, r, session_id, id, &e) < 0) {
+        refuse(res, &e);
+        return -1;
+    }
+    return 0;
+}
+
 void vd__api_post(void *ctx, const struct vd_http_request *req, const char *param,
                   struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd__call *call = ctx;
+    struct vd_api *a = call->a;
     struct vd_api_request r;
     struct vd_api_error e;
     char id[VD_ID_LEN + 1];
@@ -312,18 +363,18 @@ void vd__api_post(void *ctx, const struct vd_http_request *req, const char *para
     int wait;
     (void)param;
 
-    if (wait_params(a, req, res, &wait, &timeout) < 0)
+    if (vd__api_wait_params(a, req, res, &wait, &timeout) < 0)
         return;
     if (vd_api_request_parse(req->body, req->body_len, a->c.langs, &a->caps, &r, &e) < 0) {
         refuse(res, &e);
         return;
     }
-    if (accept(a, &r, id, &e) < 0)
-        refuse(res, &e);
-    else if (wait && r.execute) {
-        answer_waited(a, id, timeout, res);
-    } else
-        accepted(res, id, r.execute ? "queued" : "created", r.execute ? 202 : 201);
+    if (vd__api_submit(call, &r, NULL, id, res) == 0) {
+        if (r.execute)
+            vd__api_answer_accepted(call, id, wait, timeout, res);
+        else
+            accepted(res, id, "created", 201);
+    }
     vd_api_request_free(&r);
 }
 
@@ -343,7 +394,8 @@ static json_t *item_error(const struct vd_api_error *e, size_t i)
 void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *param,
                    struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd__call *call = ctx;
+    struct vd_api *a = call->a;
     json_error_t je;
     json_t *items, *item, *out = NULL;
     const char *k;
@@ -389,6 +441,10 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
                       json_array_size(items));
         goto done;
     }
+    /* A batch is charged as the submissions it holds, up front. */
+    if (vd__api_charge(call, (double)json_array_size(items), res) < 0 ||
+        vd__api_check_active(call, json_array_size(items), res) < 0)
+        goto done;
     out = json_array();
     json_array_foreach(items, i, item)
     {
@@ -403,7 +459,7 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
         }
         if (vd_api_request_parse(text, strlen(text), a->c.langs, &a->caps, &r, &e) < 0)
             json_array_append_new(out, item_error(&e, i));
-        else if (accept(a, &r, id, &e) < 0)
+        else if (accept(call, &r, NULL, id, &e) < 0)
             json_array_append_new(out, item_error(&e, i));
         else
             json_array_append_new(
@@ -421,7 +477,8 @@ done:
 void vd__api_list(void *ctx, const struct vd_http_request *req, const char *param,
                   struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd__call *call = ctx;
+    struct vd_api *a = call->a;
     struct vd_submission *subs = NULL;
     size_t n = 0;
     uint64_t total = 0;
@@ -439,7 +496,8 @@ void vd__api_list(void *ctx, const struct vd_http_request *req, const char *para
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = vd_api_submission_view(&subs[i], VD_API_VIEW_SUMMARY);
+        json_t *o = vd_api_submission_view(&subs[i], VD_API_VIEW_SUMMARY |
+                                                         (call->who.admin ? VD_API_VIEW_OWNER : 0));
         if (o)
             json_array_append_new(arr, o);
         vd_submission_free(&subs[i]);
@@ -455,7 +513,7 @@ void vd__api_list(void *ctx, const struct vd_http_request *req, const char *para
 void vd__api_get(void *ctx, const struct vd_http_request *req, const char *param,
                  struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd__call *call = ctx;
     const char *inc = vd_http_query(req, "include");
     unsigned flags = VD_API_VIEW_FULL;
     if (inc && *inc) {
@@ -465,7 +523,7 @@ void vd__api_get(void *ctx, const struct vd_http_request *req, const char *param
         }
         flags |= VD_API_VIEW_REQUEST;
     }
-    answer_view(a, param, flags, 0, res);
+    answer_view(call, param, flags, 0, res);
 }
 
 /* ---- POST /api/v1/submissions/{id}/execute --------------------------------- */
@@ -473,21 +531,27 @@ void vd__api_get(void *ctx, const struct vd_http_request *req, const char *param
 void vd__api_execute(void *ctx, const struct vd_http_request *req, const char *param,
                      struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd__call *call = ctx;
+    struct vd_api *a = call->a;
+    struct vd_submission sub;
     struct vd_api_error e;
     enum vd_sub_status st;
     long long timeout;
     int wait, rc;
 
-    if (wait_params(a, req, res, &wait, &timeout) < 0)
+    if (vd__api_wait_params(a, req, res, &wait, &timeout) < 0)
         return;
-    if (store_failed(res, status_of(a, param, &st), param))
+    if (load_owned(call, param, 0, &sub, res) < 0)
         return;
+    st = sub.status;
+    vd_submission_free(&sub);
     if (st == VD_SUB_QUEUED || st == VD_SUB_RUNNING) {
         vd_http_error(res, 409, "conflict", "id", "submission %s is %s already", param,
                       vd_sub_status_name(st));
         return;
     }
+    if (vd__api_charge(call, 1, res) < 0 || vd__api_check_active(call, 1, res) < 0)
+        return;
     if (queue_has_room(a, &e) < 0) {
         refuse(res, &e);
         return;
@@ -499,12 +563,12 @@ void vd__api_execute(void *ctx, const struct vd_http_request *req, const char *p
                       vd_sub_status_name(st));
         return;
     }
-    if (store_failed(res, rc, param))
+    if (vd__api_store_failed(res, rc, param))
         return;
     if ((rc = vd_queue_push(a->c.queue, param)) < 0)
         vd_log(VD_LOG_WARN, "api", "id=%s queue push: %s", param, vd_strerror(rc));
     if (wait) {
-        answer_waited(a, param, timeout, res);
+        answer_waited(call, param, timeout, res);
         return;
     }
     accepted(res, param, "queued", 202);
@@ -531,13 +595,17 @@ static void announce(struct vd_api *a, const char *id)
 void vd__api_delete(void *ctx, const struct vd_http_request *req, const char *param,
                     struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
+    struct vd__call *call = ctx;
+    struct vd_api *a = call->a;
+    struct vd_submission sub;
     enum vd_sub_status st;
     int rc;
     (void)req;
 
-    if (store_failed(res, status_of(a, param, &st), param))
+    if (load_owned(call, param, 0, &sub, res) < 0)
         return;
+    st = sub.status;
+    vd_submission_free(&sub);
     if (!is_final(st)) {
         /* The store first: the killed run's result must not be stored. */
         rc = vd_store_set_status(a->c.store, param, VD_SUB_CANCELLED);
@@ -556,7 +624,7 @@ void vd__api_delete(void *ctx, const struct vd_http_request *req, const char *pa
         /* It finished meanwhile: delete it, as asked of a finished one. */
     }
     rc = vd_store_delete(a->c.store, param);
-    if (!store_failed(res, rc, param)) {
+    if (!vd__api_store_failed(res, rc, param)) {
         res->status = 204;
         vd_buf_reset(&res->body);
     }
@@ -668,8 +736,9 @@ static void sse_free(void *arg)
 void vd__api_events(void *ctx, const struct vd_http_request *req, const char *param,
                     struct vd_http_response *res)
 {
-    struct vd_api *a = ctx;
-    enum vd_sub_status st;
+    struct vd__call *call = ctx;
+    struct vd_api *a = call->a;
+    struct vd_submission sub;
     (void)req;
 
     struct sse *s = vd_xcalloc(1, sizeof(*s));
@@ -678,11 +747,11 @@ void vd__api_events(void *ctx, const struct vd_http_request *req, const char *pa
     /* Subscribed before the first look at the store: nothing in between is
      * missed. */
     s->sub = vd_events_subscribe(a->c.events, s->id);
-    int rc = status_of(a, param, &st);
-    if (store_failed(res, rc, param)) {
+    if (load_owned(call, param, 0, &sub, res) < 0) {
         sse_free(s);
         return;
     }
+    vd_submission_free(&sub);
     res->status = 200;
     res->content_type = "text/event-stream";
     vd_http_set_header(res, "Cache-Control", "no-cache");

@@ -151,6 +151,23 @@ static void result_fields(json_t *o, json_t *res, unsigned flags)
     copy(o, "sandbox_mode", res, "mode");
 }
 
+/* null without a webhook URL; "pending" until a delivery ended. */
+static json_t *webhook_view(const struct vd_submission *s)
+{
+    char done[32];
+    if (!s->webhook_url)
+        return json_null();
+    vd_api_time(s->webhook_done_ms, done);
+    enum vd_webhook_state st =
+        s->webhook_state == VD_WEBHOOK_NONE ? VD_WEBHOOK_PENDING : s->webhook_state;
+    return json_pack(
+        "{s:s, s:s, s:i, s:o, s:o, s:o}", "url", s->webhook_url, "state", vd_webhook_state_name(st),
+        "attempts", s->webhook_attempts, "last_status",
+        s->webhook_status ? json_integer(s->webhook_status) : json_null(), "last_error",
+        s->webhook_error[0] ? json_string(s->webhook_error) : json_null(), "delivered_at",
+        st == VD_WEBHOOK_DELIVERED && done[0] ? json_string(done) : json_null());
+}
+
 json_t *vd_api_submission_view(const struct vd_submission *s, unsigned flags)
 {
     /* metadata and callback_url come from meta, small; only rows stored
@@ -183,6 +200,12 @@ json_t *vd_api_submission_view(const struct vd_submission *s, unsigned flags)
     copy(o, "metadata", from, "metadata");
     if (!(flags & VD_API_VIEW_SUMMARY))
         copy(o, "callback_url", from, "callback_url");
+    json_object_set_new(o, "session_id",
+                        s->session_id[0] ? json_string(s->session_id) : json_null());
+    if (flags & VD_API_VIEW_OWNER)
+        json_object_set_new(o, "owner", json_string(s->owner));
+    if (!(flags & VD_API_VIEW_SUMMARY))
+        json_object_set_new(o, "webhook", webhook_view(s));
     result_fields(o, res, flags);
     if ((flags & VD_API_VIEW_REQUEST) && req)
         json_object_set(o, "request", req);

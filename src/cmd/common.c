@@ -3,6 +3,7 @@
  * the language directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "vd/auth.h"
+#include "vd/config.h"
 
 #define FIRST_UID 60000u
 #define SLOT_SCAN 256
@@ -61,4 +64,110 @@ const char *vd_cmd_langs_dir(const char *opt)
         }
     }
     return "/usr/share/verdict/langs";
+}
+
+int vd_cmd_db_dir(const char *url, char *out, size_t cap)
+{
+    const char *p = url;
+    if (strncmp(p, "sqlite://", 9) == 0)
+        p += 9;
+    else if (strncmp(p, "sqlite:", 7) == 0)
+        p += 7;
+    else if (strstr(p, "://"))
+        return VD_EINVAL;
+    const char *slash = strrchr(p, '/');
+    if (!slash || slash == p || (size_t)(slash - p) >= cap)
+        return VD_EINVAL;
+    memcpy(out, p, (size_t)(slash - p));
+    out[slash - p] = '\0';
+    return 0;
+}
+
+void vd_cmd_make_db_dir(const char *url)
+{
+    char path[PATH_MAX];
+    if (vd_cmd_db_dir(url, path, sizeof(path)) < 0)
+        return;
+    for (char *q = path + 1; *q; q++)
+        if (*q == '/') {
+            *q = '\0';
+            (void)mkdir(path, 0755);
+            *q = '/';
+        }
+    (void)mkdir(path, 0750);
+}
+
+/* Reads the whole secret file, or makes one: 32 random bytes as hex, mode
+ * 0600, created exclusively so two processes starting at once agree. */
+static int secret_file(const char *path, unsigned char *out, size_t cap, size_t *len,
+                       struct vd_errbuf *eb)
+{
+    char hex[65];
+    for (int tries = 0; tries < 2; tries++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            struct stat st;
+            ssize_t k = -1;
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) == 0)
+                k = read(fd, out, cap);
+            else
+                errno = EPERM;
+            int e = errno;
+            close(fd);
+            if (k < 0)
+                return vd_errf(eb, -e,
+                               "secret file %s: %s (it must be a regular file only its "
+                               "owner may read)",
+                               path, strerror(e));
+            while (k > 0 && (out[k - 1] == '\n' || out[k - 1] == '\r'))
+                k--;
+            if ((size_t)k < VD_AUTH_MASTER_MIN)
+                return vd_errf(eb, VD_EINVAL, "secret file %s: fewer than %d bytes", path,
+                               VD_AUTH_MASTER_MIN);
+            *len = (size_t)k;
+            return 0;
+        }
+        if (errno != ENOENT)
+            return vd_errf(eb, -errno, "secret file %s: %s", path, strerror(errno));
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue; /* another process made it first: read that one */
+            return vd_errf(eb, -errno, "cannot create the secret file %s: %s", path,
+                           strerror(errno));
+        }
+        vd_auth_random_hex(hex, 32);
+        hex[64] = '\n';
+        ssize_t w = write(fd, hex, 65);
+        int e = errno;
+        if (close(fd) < 0 || w != 65) {
+            unlink(path);
+            return vd_errf(eb, -e, "cannot write the secret file %s", path);
+        }
+    }
+    return vd_errf(eb, VD_EINVAL, "secret file %s: cannot be read", path);
+}
+
+int vd_cmd_master_secret(const struct vd_config *c, unsigned char *out, size_t cap, size_t *len,
+                         struct vd_errbuf *eb)
+{
+    char path[PATH_MAX];
+    if (c->api_secret[0]) {
+        size_t n = strlen(c->api_secret);
+        if (n < VD_AUTH_MASTER_MIN || n > cap)
+            return vd_errf(eb, VD_EINVAL, "api_secret must be %d to %zu bytes long",
+                           VD_AUTH_MASTER_MIN, cap);
+        memcpy(out, c->api_secret, n);
+        *len = n;
+        return 0;
+    }
+    if (c->secret_file[0]) {
+        snprintf(path, sizeof(path), "%s", c->secret_file);
+    } else {
+        char dir[PATH_MAX - 8];
+        if (vd_cmd_db_dir(c->database_url, dir, sizeof(dir)) < 0)
+            snprintf(dir, sizeof(dir), "/var/lib/verdict");
+        snprintf(path, sizeof(path), "%s/secret", dir);
+    }
+    return secret_file(path, out, cap, len, eb);
 }

@@ -19,6 +19,7 @@ static const struct {
 } cmds[] = {
     {"serve", vd_cmd_serve, "serve the HTTP API, with workers in the same process (root)"},
     {"worker", vd_cmd_worker, "run workers only, on the queue of a shared store (root)"},
+    {"admin", vd_cmd_admin, "API keys and users: create, list, revoke (in the store)"},
     {"run", vd_cmd_run,
      "judge a source file locally: compile once, run every test, give a verdict"},
     {"langs", vd_cmd_langs, "list the languages, their versions, and which are installed"},

@@ -33,6 +33,7 @@
 
 #include "cmd.h"
 #include "vd/api.h"
+#include "vd/auth.h"
 #include "vd/clock.h"
 #include "vd/config.h"
 #include "vd/events.h"
@@ -42,6 +43,7 @@
 #include "vd/log.h"
 #include "vd/queue.h"
 #include "vd/store.h"
+#include "vd/webhook.h"
 #include "vd/worker.h"
 
 #define DEFAULT_CONFIG "/etc/verdict/verdict.conf"
@@ -282,31 +284,6 @@ out:
     return rc;
 }
 
-/* mkdir -p of the directory that holds a SQLite database. */
-static void make_db_dir(const char *url)
-{
-    char path[PATH_MAX];
-    const char *p = url;
-    if (strncmp(p, "sqlite://", 9) == 0)
-        p += 9;
-    else if (strncmp(p, "sqlite:", 7) == 0)
-        p += 7;
-    else if (strstr(p, "://"))
-        return;
-    snprintf(path, sizeof(path), "%s", p);
-    char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return;
-    *slash = '\0';
-    for (char *q = path + 1; *q; q++)
-        if (*q == '/') {
-            *q = '\0';
-            (void)mkdir(path, 0755);
-            *q = '/';
-        }
-    (void)mkdir(path, 0750);
-}
-
 /* ---- the process ----------------------------------------------------------- */
 
 struct node {
@@ -319,7 +296,10 @@ struct node {
     struct vd_events *events;
     struct vd_workers *workers;
     struct vd_api *api;
+    struct vd_webhooks *webhooks;
     struct vd_http_server *http;
+    unsigned char master[256];
+    size_t master_len;
     char sandbox_error[VD_ERRBUF_SIZE];
     int sandbox_ok;
 };
@@ -378,7 +358,7 @@ static int start_judge(struct node *n, struct vd_errbuf *eb)
 static int start_store(struct node *n, int recover, struct vd_errbuf *eb)
 {
     int rc;
-    make_db_dir(n->cfg.database_url);
+    vd_cmd_make_db_dir(n->cfg.database_url);
     if ((rc = vd_store_open(n->cfg.database_url, &n->store, eb)) < 0 ||
         (rc = vd_queue_open(n->cfg.redis_url, n->store, &n->queue, eb)) < 0)
         return rc;
@@ -405,6 +385,7 @@ static void stop_node(struct node *n)
 {
     vd_api_shutdown(n->api);
     vd_http_stop(n->http);
+    vd_webhooks_stop(n->webhooks);
     vd_workers_stop(n->workers);
     vd_api_free(n->api);
     vd_queue_close(n->queue);
@@ -413,6 +394,12 @@ static void stop_node(struct node *n)
     vd_judge_free(n->judge);
     vd_sandbox_close(n->sb);
     vd_langs_free(n->langs);
+    explicit_bzero(n->master, sizeof(n->master));
+}
+
+static void webhook_secret(void *arg, const char *owner, char *out, size_t cap)
+{
+    vd_api_webhook_secret(arg, owner, out, cap);
 }
 
 /* Blocks until SIGINT or SIGTERM. */
@@ -441,7 +428,14 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
         fprintf(stderr, "verdict %s: must run as root (the sandbox needs it)\n", cmd);
         return 1;
     }
+    if (vd_auth_init() < 0) {
+        fprintf(stderr, "verdict %s: libsodium did not initialise\n", cmd);
+        return 1;
+    }
     if (install_signals() < 0 || start_judge(&n, &eb) < 0 || start_store(&n, with_http, &eb) < 0)
+        goto fail;
+    if (with_http &&
+        (rc = vd_cmd_master_secret(&n.cfg, n.master, sizeof(n.master), &n.master_len, &eb)) < 0)
         goto fail;
     n.events = with_http ? vd_events_new() : NULL;
     struct vd_worker_config wc = {
@@ -449,17 +443,33 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
     if ((rc = vd_workers_start(&wc, &n.workers, &eb)) < 0)
         goto fail;
     if (with_http) {
-        struct vd_api_config ac = {&n.cfg,
-                                   n.store,
-                                   n.queue,
-                                   n.langs,
-                                   n.events,
-                                   n.workers,
-                                   vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)),
-                                   vd_sandbox_slots(n.sb),
-                                   n.sandbox_ok,
-                                   n.sandbox_ok ? NULL : n.sandbox_error};
+        struct vd_api_config ac = {
+            .cfg = &n.cfg,
+            .store = n.store,
+            .queue = n.queue,
+            .langs = n.langs,
+            .events = n.events,
+            .workers = n.workers,
+            .sandbox_mode = vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)),
+            .sandbox_slots = vd_sandbox_slots(n.sb),
+            .sandbox_ok = n.sandbox_ok,
+            .sandbox_error = n.sandbox_ok ? NULL : n.sandbox_error,
+            .master = n.master,
+            .master_len = n.master_len,
+        };
         if ((rc = vd_api_new(&ac, &n.api, &eb)) < 0)
+            goto fail;
+        struct vd_webhook_config whc = {
+            .store = n.store,
+            .threads = (int)n.cfg.webhook_threads,
+            .max_attempts = (int)n.cfg.webhook_max_attempts,
+            .timeout_ms = (int)n.cfg.webhook_timeout_ms,
+            .backoff_ms = (int)n.cfg.webhook_backoff_ms,
+            .allow_private = n.cfg.webhook_allow_private,
+            .secret_for = webhook_secret,
+            .secret_arg = n.api,
+        };
+        if ((rc = vd_webhooks_start(&whc, &n.webhooks, &eb)) < 0)
             goto fail;
         struct vd_http_config hc = {n.cfg.listen, (size_t)n.cfg.body_max_kb * 1024,
                                     (unsigned)n.cfg.http_connections, 60};

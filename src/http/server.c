@@ -29,6 +29,8 @@
 #include "vd/json.h"
 #include "vd/log.h"
 
+#define VD_HTTP_TARGET_MAX 8192 /* longer targets are cut (libmicrohttpd caps lines too) */
+
 struct vd_http_server {
     struct MHD_Daemon *d;
     vd_http_handler handler;
@@ -36,11 +38,13 @@ struct vd_http_server {
     size_t body_max;
 };
 
-/* Per request, between the access callback's calls. */
+/* Per request, between the access callback's calls; made by uri_cb. */
 struct pending {
     struct vd_buf body;
     int too_big;
+    int started; /* the headers have been seen */
     uint64_t t0_us;
+    char *target; /* the request target as sent (signed requests cover it) */
 };
 
 struct stream {
@@ -193,11 +197,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     struct pending *p = *con_cls;
     (void)version;
 
-    if (!p) {
-        p = vd_xcalloc(1, sizeof(*p));
-        vd_buf_init(&p->body, s->body_max);
-        p->t0_us = vd_clock_us();
-        *con_cls = p;
+    if (!p) /* uri_cb makes it; without one, there is nothing to answer with */
+        return MHD_NO;
+    if (!p->started) {
+        p->started = 1;
         /* A declared body over the cap is refused before it is read. */
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -217,7 +220,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
 
-    struct vd_http_request req = {.method = method, .path = url, .conn = c};
+    struct vd_http_request req = {.method = method, .path = url, .target = p->target, .conn = c};
     struct vd_http_response res = {.status = 500};
     vd_buf_init(&res.body, (size_t)64 << 20);
     new_request_id(req.request_id);
@@ -243,9 +246,27 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     if (p) {
         vd_buf_free(&p->body);
+        vd_free(p->target);
         vd_free(p);
         *con_cls = NULL;
     }
+}
+
+/* Called with the request target before libmicrohttpd decodes it; its
+ * return value becomes the request's state. The raw target is what a
+ * signature covers: decoding first would let two targets share one. */
+static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct vd_http_server *s = cls;
+    struct pending *p = vd_xcalloc(1, sizeof(*p));
+    (void)c;
+    vd_buf_init(&p->body, s->body_max);
+    p->t0_us = vd_clock_us();
+    size_t n = strnlen(uri, VD_HTTP_TARGET_MAX);
+    p->target = vd_xmalloc(n + 1);
+    memcpy(p->target, uri, n);
+    p->target[n] = '\0';
+    return p;
 }
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -301,11 +322,12 @@ int vd_http_start(const struct vd_http_config *cfg, vd_http_handler h, void *ctx
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                            cfg->connections ? cfg->connections : 256u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60u,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                         cfg->connections ? cfg->connections : 256u, MHD_OPTION_CONNECTION_TIMEOUT,
+                         cfg->timeout_s ? cfg->timeout_s : 60u, MHD_OPTION_NOTIFY_COMPLETED,
+                         completed_cb, s, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s, MHD_OPTION_END);
     if (!s->d) {
         rc = vd_errf(eb, -errno ? -errno : VD_EINVAL, "cannot listen on %s: %s", cfg->listen,
                      errno ? strerror(errno) : "libmicrohttpd refused");

@@ -18,15 +18,15 @@ static void h(void *c, const struct vd_http_request *q, const char *p, struct vd
 }
 
 static const struct vd_http_route routes[] = {
-    {"POST", "/api/v1/submissions", h},
-    {"GET", "/api/v1/submissions", h},
-    {"POST", "/api/v1/submissions/batch", h},
-    {"GET", "/api/v1/submissions/{id}", h},
-    {"DELETE", "/api/v1/submissions/{id}", h},
-    {"POST", "/api/v1/submissions/{id}/execute", h},
-    {"GET", "/api/v1/submissions/{id}/events", h},
-    {"GET", "/", h},
-    {NULL, NULL, NULL},
+    {"POST", "/api/v1/submissions", h, 0},
+    {"GET", "/api/v1/submissions", h, 0},
+    {"POST", "/api/v1/submissions/batch", h, 0},
+    {"GET", "/api/v1/submissions/{id}", h, 0},
+    {"DELETE", "/api/v1/submissions/{id}", h, 0},
+    {"POST", "/api/v1/submissions/{id}/execute", h, 0},
+    {"GET", "/api/v1/submissions/{id}/events", h, 0},
+    {"GET", "/", h, 0},
+    {NULL, NULL, NULL, 0},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -17,15 +17,15 @@ static void h2(void *c, const struct vd_http_request *q, const char *p, struct v
 }
 
 static const struct vd_http_route routes[] = {
-    {"GET", "/health", h1},
-    {"POST", "/api/v1/submissions", h1},
-    {"GET", "/api/v1/submissions", h2},
-    {"GET", "/api/v1/submissions/{id}", h1},
-    {"DELETE", "/api/v1/submissions/{id}", h2},
-    {"POST", "/api/v1/submissions/{id}/execute", h1},
-    {"POST", "/api/v1/submissions/batch", h2},
-    {"GET", "/", h2},
-    {NULL, NULL, NULL},
+    {"GET", "/health", h1, 0},
+    {"POST", "/api/v1/submissions", h1, 0},
+    {"GET", "/api/v1/submissions", h2, 0},
+    {"GET", "/api/v1/submissions/{id}", h1, 0},
+    {"DELETE", "/api/v1/submissions/{id}", h2, 0},
+    {"POST", "/api/v1/submissions/{id}/execute", h1, 0},
+    {"POST", "/api/v1/submissions/batch", h2, 0},
+    {"GET", "/", h2, 0},
+    {NULL, NULL, NULL, 0},
 };
 
 TEST_IMPL(router_matches_literals_and_params)
