@@ -24,6 +24,17 @@ port=${listen##*:}
 case $host in "" | 0.0.0.0 | "*") host=127.0.0.1 ;; esac
 url="http://$host:$port"
 
+# A ready admin key, so the API can be tried at once: the same key (and
+# the same secret, derived from the master secret) at every start. Only on
+# loopback, where nobody else can reach the server.
+key=""
+case $host in
+127.* | localhost | ::1 | "[::1]")
+    key=$("$build/verdict" admin keys ensure --name make-run --role admin "$@" 2>/dev/null |
+        sed -n 's/.*"secret": "\(vk_[^"]*\)".*/\1/p') || key=""
+    ;;
+esac
+
 cat <<MSG
 verdict serve: starting on $url (Ctrl-C stops it)
 
@@ -40,6 +51,16 @@ Try it from another terminal:
   curl -sN $url/api/v1/submissions/ID/events    # live progress (Server-Sent Events)
 
 The API: docs/api.md, or $url/openapi.json.
+MSG
+if [ -n "$key" ]; then
+    cat <<MSG
+
+An admin API key for this server (kept in its database; verdict admin keys list):
+
+  export VERDICT_KEY=$key
+  curl -s -H "Authorization: Bearer \$VERDICT_KEY" $url/api/v1/auth/me
+  curl -s -H "Authorization: Bearer \$VERDICT_KEY" -X POST $url/api/v1/admin/keys -d '{"name": "my-app"}'
 
 MSG
+fi
 exec "$build/verdict" serve "$@"

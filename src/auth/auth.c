@@ -289,7 +289,9 @@ static int parse_net(const char *s, size_t n, struct net *out)
         char *end;
         *slash = '\0';
         bits = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || bits < 0)
+        /* Bounded before any cast: "/33333333331" must not wrap to a small
+         * or negative int (found by fuzz_token). */
+        if (!slash[1] || *end || bits < 0 || bits > 128)
             return -1;
     }
     memset(out, 0, sizeof(*out));

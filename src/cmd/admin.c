@@ -42,7 +42,8 @@ static void usage(FILE *f)
                "                                  [--role user|admin] [--tier T]\n"
                "\n"
                "Every command also takes --config FILE, --database URL and --set KEY=VALUE,\n"
-               "read as verdict serve reads them. Output is JSON.\n");
+               "read as verdict serve reads them (serve's other options are accepted and\n"
+               "ignored). Output is JSON.\n");
 }
 
 static void print(json_t *o)
@@ -67,15 +68,29 @@ int vd_cmd_admin(int argc, char **argv)
         O_USER,
         O_EMAIL,
         O_PW,
-        O_HELP
+        O_HELP,
+        O_IGNORED
     };
     static const struct option opts[] = {
-        {"config", required_argument, 0, O_CONFIG}, {"database", required_argument, 0, O_DB},
-        {"set", required_argument, 0, O_SET},       {"name", required_argument, 0, O_NAME},
-        {"role", required_argument, 0, O_ROLE},     {"tier", required_argument, 0, O_TIER},
-        {"allow", required_argument, 0, O_ALLOW},   {"username", required_argument, 0, O_USER},
-        {"email", required_argument, 0, O_EMAIL},   {"password", required_argument, 0, O_PW},
-        {"help", no_argument, 0, O_HELP},           {0, 0, 0, 0},
+        {"config", required_argument, 0, O_CONFIG},
+        {"database", required_argument, 0, O_DB},
+        {"set", required_argument, 0, O_SET},
+        {"name", required_argument, 0, O_NAME},
+        {"role", required_argument, 0, O_ROLE},
+        {"tier", required_argument, 0, O_TIER},
+        {"allow", required_argument, 0, O_ALLOW},
+        {"username", required_argument, 0, O_USER},
+        {"email", required_argument, 0, O_EMAIL},
+        {"password", required_argument, 0, O_PW},
+        {"help", no_argument, 0, O_HELP},
+        /* verdict serve's own options, taken and ignored, so that the command
+         * line of a server can be given as it is (scripts/run.sh does). */
+        {"listen", required_argument, 0, O_IGNORED},
+        {"workers", required_argument, 0, O_IGNORED},
+        {"cache", required_argument, 0, O_IGNORED},
+        {"langs", required_argument, 0, O_IGNORED},
+        {"mode", required_argument, 0, O_IGNORED},
+        {0, 0, 0, 0},
     };
     struct vd_config cfg;
     struct vd_errbuf eb = {""};
@@ -125,6 +140,8 @@ int vd_cmd_admin(int argc, char **argv)
             break;
         case O_PW:
             pw = optarg;
+            break;
+        case O_IGNORED:
             break;
         case 'h':
         case O_HELP:

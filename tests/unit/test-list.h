@@ -221,3 +221,6 @@ TEST_ENTRY(auth_jwt_sign_verify_and_refusals)
 TEST_ENTRY(auth_cidr_lists)
 TEST_ENTRY(auth_replay_cache)
 TEST_ENTRY(auth_tiers_and_token_buckets)
+
+/* test_webhook.c */
+TEST_ENTRY(webhook_blocks_loopback_private_and_link_local)

@@ -128,6 +128,8 @@ TEST_IMPL(auth_cidr_lists)
     ASSERT_OK(vd_auth_cidrs_check("", &eb));
     ASSERT_OK(vd_auth_cidrs_check("10.0.0.0/8, 192.168.1.7 ,2001:db8::/32,::1", &eb));
     ASSERT_ERR(vd_auth_cidrs_check("10.0.0.0/33", &eb), VD_EINVAL);
+    ASSERT_ERR(vd_auth_cidrs_check("1.0.0.0/33333333331", &eb), VD_EINVAL); /* no wrap */
+    ASSERT(!vd_auth_cidrs_match("1.0.0.0/33333333331", "1.0.0.1"));
     ASSERT_ERR(vd_auth_cidrs_check("10.0.0.0/8,,", &eb), VD_EINVAL);
     eb.msg[0] = '\0'; /* vd_errf keeps the first message */
     ASSERT_ERR(vd_auth_cidrs_check("example.org", &eb), VD_EINVAL);
