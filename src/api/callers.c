@@ -22,6 +22,7 @@
  * signature is ever logged.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -653,11 +654,23 @@ static void issue_tokens(struct vd__call *call, const struct vd_user *u,
     vd_free(refresh);
 }
 
+/* A real argon2id string, checked against when the user does not exist,
+ * so that a login for an unknown name costs the same work as a wrong
+ * password (no user enumeration by timing). */
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char dummy_hash[129];
+
+static void make_dummy(void)
+{
+    char pw[33];
+    vd_auth_random_hex(pw, 16);
+    if (vd_auth_password_hash(pw, dummy_hash) < 0)
+        dummy_hash[0] = '\0';
+}
+
 VD__HANDLER(vd__api_login)
 {
     static const char *const allowed[] = {"email", "username", "password", NULL};
-    /* A real argon2id string, so an unknown user costs the same work. */
-    static char dummy[129];
     struct vd__call *call = ctx;
     struct vd_user u;
     int bad = 0;
@@ -678,9 +691,8 @@ VD__HANDLER(vd__api_login)
         goto out;
     }
     if (rc == VD_ENOTFOUND) {
-        if (!dummy[0] && vd_auth_password_hash("not a password", dummy) < 0)
-            dummy[0] = '\0';
-        (void)vd_auth_password_check(pw, dummy);
+        pthread_once(&dummy_once, make_dummy);
+        (void)vd_auth_password_check(pw, dummy_hash);
     }
     if (rc < 0 || !vd_auth_password_check(pw, u.password_hash)) {
         unauthorized(res, "invalid_credentials", "%s", "wrong login or password");
