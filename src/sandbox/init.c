@@ -82,17 +82,28 @@ static uint64_t tv_us(const struct timeval *tv)
     return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
 }
 
-/* Whether the program's child, between clone and exec, may touch code or
- * data of this mapped file: it runs only our own code (the verdict binary)
- * and libc's system call wrappers, nothing of the other libraries. */
-static int child_needs(const char *path)
+/* Whether a mapped file may be left out of the program's child. Between
+ * clone and exec the child runs only our own code and libc's system call
+ * wrappers, so the libraries verdict links for its server side can go. The
+ * list names them; anything else stays: libc and the loader, glibc's other
+ * parts, and any library that may interpose libc's functions (a
+ * sanitizer's runtime, an LD_PRELOAD), which the child does call. */
+static int child_can_lose(const char *path)
 {
+    static const char *const servers_only[] = {
+        "libmicrohttpd.", "libgnutls.",      "libsqlite3.", "libcrypto.",    "libssl.",
+        "libjansson.",    "libcurl.",        "libsodium.",  "libnettle.",    "libhogweed.",
+        "libgmp.",        "libp11-kit.",     "libidn2.",    "libunistring.", "libtasn1.",
+        "libffi.",        "libbrotli",       "libnghttp2.", "librtmp.",      "libssh2.",
+        "libpsl.",        "libgssapi_krb5.", "libkrb5.",    "libk5crypto.",  "libkrb5support.",
+        "libcom_err.",    "libkeyutils.",    "libldap",     "liblber",       "libsasl2.",
+        "libzstd.",       "libz.",           "libpq.",      "libhiredis.",   NULL};
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (!strstr(base, ".so"))
-        return 1; /* the binary itself, or not a library */
-    return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "ld-linux", 8) == 0 ||
-           strncmp(base, "libc-", 5) == 0;
+    for (size_t i = 0; servers_only[i]; i++)
+        if (strncmp(base, servers_only[i], strlen(servers_only[i])) == 0)
+            return 1;
+    return 0;
 }
 
 /* Marks the mappings of the libraries the program's child never uses
@@ -135,7 +146,7 @@ static void shed_libraries(void)
         }
         while (*f == ' ')
             f++;
-        if (*f != '/' || end <= start || child_needs(f))
+        if (*f != '/' || end <= start || !child_can_lose(f))
             continue;
         (void)madvise((void *)start, end - start, MADV_DONTFORK);
     }
