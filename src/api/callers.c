@@ -201,9 +201,11 @@ static int signed_request(struct vd__call *call, const struct vd_http_request *r
     char *end = NULL;
     int rc = -1;
 
-    if (!ts || !sig)
-        return unauthorized(res, "bad_signature", "%s",
-                            "a signed request needs X-Api-Timestamp and X-Api-Signature");
+    if (!ts)
+        return unauthorized(res, "stale_request", "%s",
+                            "a signed request needs X-Api-Timestamp (Unix seconds)");
+    if (!sig)
+        return unauthorized(res, "bad_signature", "%s", "a signed request needs X-Api-Signature");
     long long t = strtoll(ts, &end, 10);
     int64_t now = vd_now_ms() / 1000, win = call->a->c.cfg->signature_window_s;
     if (!*ts || *end || t < now - win || t > now + win)

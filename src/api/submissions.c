@@ -342,7 +342,9 @@ int vd__api_submit(struct vd__call *call, const struct vd_api_request *r, const 
                    char id[VD_ID_LEN + 1], struct vd_http_response *res)
 {
     struct vd_api_error e;
-    if (r->execute && (vd__api_charge(call, 1, res) < 0 || vd__api_check_active(call, 1, res) < 0))
+    /* Every submission is charged (a stored one costs storage too); only
+     * one to run now counts against the cap on live ones. */
+    if (vd__api_charge(call, 1, res) < 0 || (r->execute && vd__api_check_active(call, 1, res) < 0))
         return -1;
     if (accept(call, r, session_id, id, &e) < 0) {
         refuse(res, &e);
@@ -488,8 +490,10 @@ void vd__api_list(void *ctx, const struct vd_http_request *req, const char *para
     if (vd__api_int_param(req, res, "page", 1, 1, 1000000000, &page) < 0 ||
         vd__api_int_param(req, res, "limit", 20, 1, 100, &limit) < 0)
         return;
-    int rc = vd_store_list(a->c.store, NULL, (size_t)((page - 1) * limit), (size_t)limit, &subs, &n,
-                           &total);
+    /* Everyone sees their own; an admin sees all, or one owner's. */
+    const char *owner = call->who.admin ? vd_http_query(req, "owner") : call->who.owner;
+    int rc = vd_store_list(a->c.store, owner, (size_t)((page - 1) * limit), (size_t)limit, &subs,
+                           &n, &total);
     if (rc < 0) {
         vd__api_unavailable(res, "store", rc);
         return;

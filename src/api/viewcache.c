@@ -3,9 +3,10 @@
  * polling a result does not pay for JSON parsing and printing each time.
  *
  * Theory of operation. A finished submission's view changes only when it
- * is run again (its attempt grows, its status leaves "finished") or
- * deleted. So an entry is keyed by id and stamped with the attempt and the
- * finish time it was rendered from; the caller reads the row's state from
+ * is run again (its attempt grows, its status leaves "finished"), deleted,
+ * or its webhook makes an attempt. So an entry is keyed by id and stamped
+ * with the attempt, the finish time and the webhook's state and attempts it
+ * was rendered from; the caller reads the row's state from
  * the store anyway (it must, to know the submission still exists, whichever
  * node changed it) and takes the cached text only when the stamp matches.
  * A stale entry is never served, only replaced.
@@ -34,6 +35,8 @@ struct entry {
     char id[VD_ID_LEN + 1];
     int attempt;
     int64_t finished_ms;
+    /* The webhook's state goes on changing after the finish. */
+    int webhook_state, webhook_attempts;
     char *body;
     size_t len;
 };
@@ -75,7 +78,8 @@ int vd__api_cache_get(struct vd__api_cache *c, const struct vd_submission *s, st
     pthread_mutex_lock(&c->mu[k % STRIPES]);
     struct entry *e = &c->slots[k];
     if (e->body && strcmp(e->id, s->id) == 0 && e->attempt == s->attempt &&
-        e->finished_ms == s->finished_ms)
+        e->finished_ms == s->finished_ms && e->webhook_state == (int)s->webhook_state &&
+        e->webhook_attempts == s->webhook_attempts)
         hit = vd_buf_add(out, e->body, e->len) == 0;
     pthread_mutex_unlock(&c->mu[k % STRIPES]);
     return hit;
@@ -98,6 +102,8 @@ void vd__api_cache_put(struct vd__api_cache *c, const struct vd_submission *s, c
             memcpy(e->id, s->id, sizeof(e->id));
             e->attempt = s->attempt;
             e->finished_ms = s->finished_ms;
+            e->webhook_state = (int)s->webhook_state;
+            e->webhook_attempts = s->webhook_attempts;
             e->body = copy;
             e->len = len;
             atomic_fetch_add(&c->total, len);

@@ -37,6 +37,15 @@ TEST_IMPL(viewcache_serves_only_the_same_attempt_and_finish)
     ASSERT_EQ(vd__api_cache_get(c, &s, &out), 1);
     ASSERT_STR_EQ(vd_buf_str(&out), "{\"v\":2}");
 
+    /* A webhook attempt changes the view too. */
+    vd_buf_reset(&out);
+    s.webhook_attempts = 1;
+    ASSERT_EQ(vd__api_cache_get(c, &s, &out), 0);
+    s.webhook_attempts = 0;
+    s.webhook_state = VD_WEBHOOK_DELIVERED;
+    ASSERT_EQ(vd__api_cache_get(c, &s, &out), 0);
+    s.webhook_state = VD_WEBHOOK_NONE;
+
     /* Another id in the same slot or not: never the other's text. */
     struct vd_submission t = s;
     snprintf(t.id, sizeof(t.id), "01900000-0000-7000-8000-000000000002");
