@@ -124,6 +124,10 @@ struct vd_key;
 int vd_api_key_create(struct vd_store *s, const void *master, size_t mlen, const char *name,
                       const char *role, const char *tier, const char *allowed, struct vd_key *out,
                       char *secret, size_t secret_cap, struct vd_errbuf *eb) VD_MUST_CHECK;
+/* The checks POST /api/v1/auth/register makes (and `verdict admin users
+ * create`): 0, or VD_EINVAL with the field first in the sentence. */
+int vd_api_user_check(const char *username, const char *email, const char *password,
+                      struct vd_errbuf *eb) VD_MUST_CHECK;
 /* The key as the API shows it (never its secret). */
 json_t *vd_api_key_view(const struct vd_key *k);
 

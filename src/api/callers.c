@@ -65,12 +65,20 @@ int vd__api_need_admin(const struct vd__call *call, struct vd_http_response *res
 
 /* ---- tiers and limits -------------------------------------------------------- */
 
-const struct vd_auth_tier *vd__api_tier(const struct vd_api *a, const char *name)
+static const struct vd_auth_tier *find_tier(const struct vd_api *a, const char *name)
 {
     for (size_t i = 0; i < a->ntiers; i++)
         if (strcmp(a->tiers[i].name, name) == 0)
             return &a->tiers[i];
-    return &a->tiers[a->ntiers - 1];
+    return NULL;
+}
+
+/* A tier no longer in rate_tiers (the settings changed) is treated as the
+ * default tier: never as the last one, which may be unlimited. */
+const struct vd_auth_tier *vd__api_tier(const struct vd_api *a, const char *name)
+{
+    const struct vd_auth_tier *t = find_tier(a, name);
+    return t ? t : find_tier(a, a->c.cfg->default_tier);
 }
 
 static void set_num(struct vd_http_response *res, const char *name, double v)
@@ -121,6 +129,32 @@ int vd__api_check_active(struct vd__call *call, size_t adding, struct vd_http_re
                   (unsigned long long)n, t->name, t->active);
     vd_http_set_header(res, "Retry-After", "1");
     return -1;
+}
+
+int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *e)
+{
+    const struct vd_auth_tier *t = vd__api_tier(call->a, call->who.tier);
+    struct vd_auth_take tk;
+    uint64_t n = 0;
+    memset(e, 0, sizeof(*e));
+    vd_auth_limiter_take(call->a->limiter, call->who.limit_key, t, 1, vd_now_ms(), &tk);
+    if (!tk.allowed) {
+        e->status = 429;
+        snprintf(e->code, sizeof(e->code), "rate_limited");
+        snprintf(e->message, sizeof(e->message), "tier %s: retry in %.1f s", t->name,
+                 tk.retry_after_s);
+        return -1;
+    }
+    if (!execute || t->active == 0)
+        return 0;
+    if (vd_store_active(call->a->c.store, call->who.owner, &n) < 0 || n + 1 > t->active) {
+        e->status = 429;
+        snprintf(e->code, sizeof(e->code), "too_many_active");
+        snprintf(e->message, sizeof(e->message), "%llu queued or running; tier %s allows %u",
+                 (unsigned long long)n, t->name, t->active);
+        return -1;
+    }
+    return 0;
 }
 
 int vd__api_owns(const struct vd__call *call, const char *owner)
@@ -206,9 +240,12 @@ static int signed_request(struct vd__call *call, const struct vd_http_request *r
                             "a signed request needs X-Api-Timestamp (Unix seconds)");
     if (!sig)
         return unauthorized(res, "bad_signature", "%s", "a signed request needs X-Api-Signature");
-    long long t = strtoll(ts, &end, 10);
+    /* Unix seconds, with a fraction if the client likes: two requests that
+     * are the same byte for byte within one second then still differ. */
+    double tf = strtod(ts, &end);
+    long long t = (long long)tf;
     int64_t now = vd_now_ms() / 1000, win = call->a->c.cfg->signature_window_s;
-    if (!*ts || *end || t < now - win || t > now + win)
+    if (!*ts || *end || !(tf >= 0 && tf < 1e12) || t < now - win || t > now + win)
         return unauthorized(res, "stale_request", "%s",
                             "X-Api-Timestamp is not Unix seconds within the allowed window");
     if (load_key(call, key_id, &k, secret, res) < 0)
@@ -456,6 +493,14 @@ VD__HANDLER(vd__api_keys_create)
             snprintf(ips + used, sizeof(ips) - used, "%s%s", used ? "," : "", json_string_value(v));
         }
     }
+    if (!bad && vd_auth_cidrs_check(ips, &eb) < 0) {
+        vd_http_error(res, 422, "bad_value", "allowed_ips", "%s", eb.msg);
+        bad = 1;
+    }
+    if (!bad && tier && !find_tier(call->a, tier)) {
+        vd_http_error(res, 422, "bad_value", "tier", "no tier \"%s\" in rate_tiers", tier);
+        bad = 1;
+    }
     if (!bad) {
         role = role ? role : "client";
         tier = tier ? tier : call->a->c.cfg->default_tier;
@@ -546,6 +591,21 @@ static json_t *user_view(const struct vd_user *u)
     vd_api_time(u->created_ms, created);
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "user_id", u->id, "username", u->username,
                      "email", u->email, "role", u->role, "tier", u->tier, "created_at", created);
+}
+
+static int good_username(const char *u);
+static int good_email(const char *e);
+
+int vd_api_user_check(const char *username, const char *email, const char *password,
+                      struct vd_errbuf *eb)
+{
+    if (!good_username(username))
+        return vd_errf(eb, VD_EINVAL, "username: 3 to 50 of letters, digits, '_', '.' and '-'");
+    if (!good_email(email))
+        return vd_errf(eb, VD_EINVAL, "email: an address with one @");
+    if (strlen(password) < 8)
+        return vd_errf(eb, VD_EINVAL, "password: at least 8 bytes");
+    return 0;
 }
 
 static int good_username(const char *u)
@@ -774,6 +834,9 @@ int vd__api_callers_init(struct vd_api *a, struct vd_errbuf *eb)
     a->master_len = a->c.master_len;
     if ((rc = vd_auth_tiers_parse(cfg->rate_tiers, a->tiers, &a->ntiers, eb)) < 0)
         return rc;
+    if (!find_tier(a, cfg->default_tier) || !find_tier(a, cfg->anonymous_tier))
+        return vd_errf(eb, VD_EINVAL, "default_tier %s or anonymous_tier %s is not in rate_tiers",
+                       cfg->default_tier, cfg->anonymous_tier);
     if (strcmp(cfg->auth, "on") == 0)
         a->auth_required = 1;
     else if (strcmp(cfg->auth, "off") == 0)

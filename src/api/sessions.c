@@ -110,6 +110,10 @@ VD__HANDLER(vd__api_session_create)
         vd_http_error(res, 400, "wrong_type", field, "%s must be a string", field);
         goto out;
     }
+    if (code && strlen(json_string_value(code)) != json_string_length(code)) {
+        vd_http_error(res, 422, "bad_value", field, "%s may not hold NUL", field);
+        goto out;
+    }
     if (code && json_string_length(code) > a->caps.source_max) {
         vd_http_error(res, 413, "too_large", field, "%s is over %zu bytes", field,
                       a->caps.source_max);
@@ -263,8 +267,10 @@ static int run_request(const struct vd_session *x, const struct vd_http_request 
         return -1;
     json_object_foreach(o, k, v)
     {
-        if (!strcmp(k, "language") || !strcmp(k, "source_code") || !strcmp(k, "code") ||
-            !strcmp(k, "execute") || !strcmp(k, "language_id")) {
+        /* Every name the request decoder takes for these. */
+        if (!strcmp(k, "language") || !strcmp(k, "language_id") || !strcmp(k, "lang") ||
+            !strcmp(k, "source_code") || !strcmp(k, "code") || !strcmp(k, "source") ||
+            !strcmp(k, "execute")) {
             vd_http_error(res, 400, "unknown_field", k,
                           "\"%s\" comes from the session, not from the run", k);
             goto out;

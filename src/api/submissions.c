@@ -443,10 +443,6 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
                       json_array_size(items));
         goto done;
     }
-    /* A batch is charged as the submissions it holds, up front. */
-    if (vd__api_charge(call, (double)json_array_size(items), res) < 0 ||
-        vd__api_check_active(call, json_array_size(items), res) < 0)
-        goto done;
     out = json_array();
     json_array_foreach(items, i, item)
     {
@@ -461,7 +457,9 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
         }
         if (vd_api_request_parse(text, strlen(text), a->c.langs, &a->caps, &r, &e) < 0)
             json_array_append_new(out, item_error(&e, i));
-        else if (accept(call, &r, NULL, id, &e) < 0)
+        /* Each item is charged as a submission of its own, so a batch
+         * larger than a bucket gets what fits and 429 for the rest. */
+        else if (vd__api_limit_item(call, r.execute, &e) < 0 || accept(call, &r, NULL, id, &e) < 0)
             json_array_append_new(out, item_error(&e, i));
         else
             json_array_append_new(

@@ -160,9 +160,13 @@ static json_t *webhook_view(const struct vd_submission *s)
     vd_api_time(s->webhook_done_ms, done);
     enum vd_webhook_state st =
         s->webhook_state == VD_WEBHOOK_NONE ? VD_WEBHOOK_PENDING : s->webhook_state;
+    /* A cancelled run has nothing to deliver: it is never sent. */
+    const char *name = s->status == VD_SUB_CANCELLED && s->webhook_state == VD_WEBHOOK_NONE
+                           ? "skipped"
+                           : vd_webhook_state_name(st);
     return json_pack(
-        "{s:s, s:s, s:i, s:o, s:o, s:o}", "url", s->webhook_url, "state", vd_webhook_state_name(st),
-        "attempts", s->webhook_attempts, "last_status",
+        "{s:s, s:s, s:i, s:o, s:o, s:o}", "url", s->webhook_url, "state", name, "attempts",
+        s->webhook_attempts, "last_status",
         s->webhook_status ? json_integer(s->webhook_status) : json_null(), "last_error",
         s->webhook_error[0] ? json_string(s->webhook_error) : json_null(), "delivered_at",
         st == VD_WEBHOOK_DELIVERED && done[0] ? json_string(done) : json_null());

@@ -179,6 +179,20 @@ int vd_cmd_admin(int argc, char **argv)
         goto fail;
     ret = 1;
 
+    /* A tier named must be one of rate_tiers, as the API insists. */
+    if (tier) {
+        struct vd_auth_tier tiers[VD_AUTH_TIERS_MAX];
+        size_t nt = 0, known = 0;
+        if (vd_auth_tiers_parse(cfg.rate_tiers, tiers, &nt, &eb) < 0)
+            goto fail;
+        for (size_t i = 0; i < nt; i++)
+            known |= strcmp(tiers[i].name, tier) == 0;
+        if (!known) {
+            snprintf(eb.msg, sizeof(eb.msg), "no tier \"%.40s\" in rate_tiers (%.160s)", tier,
+                     cfg.rate_tiers);
+            goto fail;
+        }
+    }
     if (strcmp(what, "keys") == 0 && (!strcmp(verb, "create") || !strcmp(verb, "ensure"))) {
         struct vd_key k, *keys = NULL;
         char secret[VD_AUTH_KEY_SECRET_LEN + 1];
@@ -232,6 +246,8 @@ int vd_cmd_admin(int argc, char **argv)
         struct vd_user u;
         if (!user || !email || !pw)
             goto usage_error;
+        if (vd_api_user_check(user, email, pw, &eb) < 0)
+            goto fail;
         memset(&u, 0, sizeof(u));
         snprintf(u.username, sizeof(u.username), "%s", user);
         snprintf(u.email, sizeof(u.email), "%s", email);

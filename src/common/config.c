@@ -74,8 +74,9 @@ const struct vd_config_option vd_config_options[] = {
      "NAME=RATE/BURST/ACTIVE,...: submissions per second, bucket size, queued+running at once "
      "(0: no limit)."},
     {"default_tier", NULL, STR(default_tier, "basic"), 0, "Tier of new users and keys."},
-    {"anonymous_tier", NULL, STR(anonymous_tier, "basic"), 0,
-     "Tier of callers without credentials (auth off), per client address."},
+    {"anonymous_tier", NULL, STR(anonymous_tier, "unlimited"), 0,
+     "Tier of callers without credentials, per client address (only with auth off, which "
+     "trusts them: unlimited by default)."},
     {"webhook_url", "WEBHOOK_URL", STR(webhook_url, ""), 0,
      "Default callback for finished submissions that name none."},
     {"webhook_secret", "WEBHOOK_SECRET", STR(webhook_secret, ""), 1,
