@@ -104,6 +104,8 @@ int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *
 /* Refuses (429, -1) when the caller has as many live submissions as its
  * tier allows, counting `adding` more. */
 int vd__api_check_active(struct vd__call *call, size_t adding, struct vd_http_response *res);
+/* The RateLimit-* headers of the caller's bucket as it stands. */
+void vd__api_rate_headers(struct vd__call *call, struct vd_http_response *res);
 /* For one item of a batch: a token, and room under the cap when it is to
  * run. 0, or -1 with the refusal (429) in *e; nothing is answered. */
 int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *e);

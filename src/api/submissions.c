@@ -468,6 +468,7 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
         vd_free(text);
     }
     vd__api_json(res, 202, json_pack("{s:o}", "submissions", out));
+    vd__api_rate_headers(call, res);
 done:
     json_decref(root);
 }
