@@ -198,6 +198,14 @@ int vd_store_session_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
 int vd_store_session_list(struct vd_store *s, const char *owner, size_t offset, size_t limit,
                           struct vd_session **out, size_t *n, uint64_t *total) VD_MUST_CHECK;
 
+/* ---- signed requests seen (004_signatures) ------------------------------- */
+
+/* Records a signed request's signature until expires_ms: 0 the first time,
+ * VD_EAUTH when it was seen before (a replay). Rows past their time go, a
+ * few at a time, as now_ms moves on. */
+int vd_store_signature_seen(struct vd_store *s, const char *sig, int64_t expires_ms, int64_t now_ms)
+    VD_MUST_CHECK;
+
 /* For the embedded queue (src/queue/queue_store.c) only; everyone else goes
  * through vd_queue_*. Claim turns the oldest queued submission running with
  * attempt + 1 in one statement and gives its id and attempt, VD_ENOTFOUND

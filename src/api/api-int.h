@@ -65,6 +65,9 @@ struct vd_api {
     size_t ntiers;
     struct vd_auth_limiter *limiter;
     struct vd_auth_replay *replay;
+    /* Held from the cap's count to the INSERT, per owner (striped), so that
+     * concurrent submissions of one caller cannot all pass one count. */
+    pthread_mutex_t owner_mu[64];
     struct vd_api_caps caps;
     int64_t started_ms;
     atomic_int shutting_down;
@@ -106,6 +109,8 @@ int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *
 int vd__api_check_active(struct vd__call *call, size_t adding, struct vd_http_response *res);
 /* The RateLimit-* headers of the caller's bucket as it stands. */
 void vd__api_rate_headers(struct vd__call *call, struct vd_http_response *res);
+/* The lock of owner's stripe of owner_mu. */
+pthread_mutex_t *vd__api_owner_lock(struct vd_api *a, const char *owner);
 /* For one item of a batch: a token, and room under the cap when it is to
  * run. 0, or -1 with the refusal (429) in *e; nothing is answered. */
 int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *e);

@@ -33,6 +33,7 @@
 #include "vd/alloc.h"
 #include "vd/buf.h"
 #include "vd/clock.h"
+#include "vd/hash.h"
 #include "vd/log.h"
 #include "vd/store.h"
 
@@ -173,6 +174,11 @@ int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *
     return 0;
 }
 
+pthread_mutex_t *vd__api_owner_lock(struct vd_api *a, const char *owner)
+{
+    return &a->owner_mu[vd_hash_str(owner) % (sizeof(a->owner_mu) / sizeof(a->owner_mu[0]))];
+}
+
 int vd__api_owns(const struct vd__call *call, const char *owner)
 {
     return call->who.admin || strcmp(call->who.owner, owner ? owner : "") == 0;
@@ -264,6 +270,7 @@ static int signed_request(struct vd__call *call, const struct vd_http_request *r
     if (!*ts || *end || !(tf >= 0 && tf < 1e12) || t < now - win || t > now + win)
         return unauthorized(res, "stale_request", "%s",
                             "X-Api-Timestamp is not Unix seconds within the allowed window");
+
     if (load_key(call, key_id, &k, secret, res) < 0)
         return -1;
     vd_buf_init(&canon, req->body_len + 16384);
@@ -280,7 +287,16 @@ static int signed_request(struct vd__call *call, const struct vd_http_request *r
                             "X-Api-Signature does not match the request");
     /* Checked last: only a valid signature is remembered, so a forger
      * cannot make a client's real request look like a replay. */
+    /* The memory cache answers a quick replay at once; the store
+     * remembers across restarts and processes (it is the one that counts). */
     rc = vd_auth_replay_check(call->a->replay, want, now * 1000, (t + win + 1) * 1000);
+    if (rc == 0) {
+        rc = vd_store_signature_seen(call->a->c.store, want, (t + win + 1) * 1000, now * 1000);
+        if (rc < 0 && rc != VD_EAUTH) {
+            vd__api_unavailable(res, "store", rc);
+            return -1;
+        }
+    }
     if (rc == VD_EAUTH)
         return unauthorized(res, "replayed", "%s", "this signed request was seen before");
     if (rc < 0) {
@@ -867,6 +883,8 @@ int vd__api_callers_init(struct vd_api *a, struct vd_errbuf *eb)
         return vd_errf(eb, VD_EINVAL, "registration \"%s\": open or closed", cfg->registration);
     if ((rc = vd_auth_cidrs_check(cfg->allowed_ips, eb)) < 0)
         return vd_errf(eb, rc, "allowed_ips: %s", eb->msg);
+    for (size_t i = 0; i < sizeof(a->owner_mu) / sizeof(a->owner_mu[0]); i++)
+        pthread_mutex_init(&a->owner_mu[i], NULL);
     a->limiter = vd_auth_limiter_new(LIMITER_MAX);
     a->replay = vd_auth_replay_new(REPLAY_MAX);
     return 0;
@@ -876,5 +894,9 @@ void vd__api_callers_free(struct vd_api *a)
 {
     vd_auth_limiter_free(a->limiter);
     vd_auth_replay_free(a->replay);
+    /* Zeroed memory is an initialised mutex for glibc, so this holds even
+     * when init stopped before making them. */
+    for (size_t i = 0; i < sizeof(a->owner_mu) / sizeof(a->owner_mu[0]); i++)
+        pthread_mutex_destroy(&a->owner_mu[i]);
     explicit_bzero(a->master, sizeof(a->master));
 }

@@ -344,13 +344,15 @@ int vd__api_submit(struct vd__call *call, const struct vd_api_request *r, const 
     struct vd_api_error e;
     /* Every submission is charged (a stored one costs storage too); only
      * one to run now counts against the cap on live ones. */
-    if (vd__api_charge(call, 1, res) < 0 || (r->execute && vd__api_check_active(call, 1, res) < 0))
+    if (vd__api_charge(call, 1, res) < 0)
         return -1;
-    if (accept(call, r, session_id, id, &e) < 0) {
+    pthread_mutex_t *mu = vd__api_owner_lock(call->a, call->who.owner);
+    pthread_mutex_lock(mu);
+    int rc = r->execute ? vd__api_check_active(call, 1, res) : 0;
+    if (rc == 0 && (rc = accept(call, r, session_id, id, &e)) < 0)
         refuse(res, &e);
-        return -1;
-    }
-    return 0;
+    pthread_mutex_unlock(mu);
+    return rc < 0 ? -1 : 0;
 }
 
 void vd__api_post(void *ctx, const struct vd_http_request *req, const char *param,
@@ -391,6 +393,18 @@ static json_t *item_error(const struct vd_api_error *e, size_t i)
         snprintf(field, sizeof(field), "submissions[%zu]", i);
     return json_pack("{s:{s:s, s:s, s:s}, s:i}", "error", "code", e->code, "message", e->message,
                      "field", field, "status_code", e->status);
+}
+
+/* One batch item: its token, the cap and the INSERT under the owner's lock
+ * (see vd__api_submit). */
+static int limited_accept(struct vd__call *call, const struct vd_api_request *r,
+                          char id[VD_ID_LEN + 1], struct vd_api_error *e)
+{
+    pthread_mutex_t *mu = vd__api_owner_lock(call->a, call->who.owner);
+    pthread_mutex_lock(mu);
+    int rc = vd__api_limit_item(call, r->execute, e) < 0 ? -1 : accept(call, r, NULL, id, e);
+    pthread_mutex_unlock(mu);
+    return rc;
 }
 
 void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *param,
@@ -459,7 +473,7 @@ void vd__api_batch(void *ctx, const struct vd_http_request *req, const char *par
             json_array_append_new(out, item_error(&e, i));
         /* Each item is charged as a submission of its own, so a batch
          * larger than a bucket gets what fits and 429 for the rest. */
-        else if (vd__api_limit_item(call, r.execute, &e) < 0 || accept(call, &r, NULL, id, &e) < 0)
+        else if (limited_accept(call, &r, id, &e) < 0)
             json_array_append_new(out, item_error(&e, i));
         else
             json_array_append_new(

@@ -71,6 +71,7 @@ struct vd__store_ops {
     int (*session_delete)(void *impl, const char *id);
     int (*session_list)(void *impl, const char *owner, size_t offset, size_t limit,
                         struct vd_session **out, size_t *n, uint64_t *total);
+    int (*signature_seen)(void *impl, const char *sig, int64_t expires_ms, int64_t now_ms);
 };
 
 struct vd_store {

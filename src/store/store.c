@@ -471,3 +471,10 @@ int vd_store_session_list(struct vd_store *s, const char *owner, size_t offset, 
     *total = 0;
     return s->ops->session_list(s->impl, owner ? owner : "", offset, limit, out, n, total);
 }
+
+int vd_store_signature_seen(struct vd_store *s, const char *sig, int64_t expires_ms, int64_t now_ms)
+{
+    if (!sig || !*sig)
+        return VD_EINVAL;
+    return s->ops->signature_seen(s->impl, sig, expires_ms, now_ms);
+}

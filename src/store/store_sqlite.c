@@ -54,6 +54,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -185,11 +186,29 @@ static const char m003_auth[] =
     "-- One caller's live submissions, for the cap on queued and running ones.\n"
     "CREATE INDEX submissions_owner_status ON submissions (owner, status);\n";
 
+/* Keep in step with src/store/migrations/004_signatures.sql, byte for byte. */
+static const char m004_signatures[] =
+    "-- 004_signatures.sql - signed requests seen, for as long as they could be\n"
+    "-- replayed.\n"
+    "--\n"
+    "-- A signed request is refused when its signature was seen before within\n"
+    "-- the time window. Kept here, not in memory, so that a restart (or another\n"
+    "-- process on the same database) does not forget them: a request captured\n"
+    "-- before a restart cannot be replayed after it. A row goes once its\n"
+    "-- timestamp has left the window (expires_ms), when no request with that\n"
+    "-- signature could pass the time check anyway.\n"
+    "CREATE TABLE signatures_seen (\n"
+    "    signature  TEXT PRIMARY KEY NOT NULL,\n"
+    "    expires_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX signatures_seen_expiry ON signatures_seen (expires_ms);\n";
+
 /* In version order; a new migration is a new line here and a new file. */
 const struct vd__store_migration vd__store_sqlite_migrations[] = {
     {1, "001_init.sql", m001_init},
     {2, "002_meta.sql", m002_meta},
     {3, "003_auth.sql", m003_auth},
+    {4, "004_signatures.sql", m004_signatures},
     {0, NULL, NULL},
 };
 
@@ -237,6 +256,8 @@ enum stmt {
     ST_SES_DELETE,
     ST_SES_LIST,
     ST_SES_TOTAL,
+    ST_SIG_SEEN,
+    ST_SIG_PURGE,
     ST_COUNT_ /* number of statements */
 };
 
@@ -342,6 +363,10 @@ static const char *const sql_text[ST_COUNT_] = {
     [ST_SES_LIST] = "SELECT " SES_COLS " FROM code_sessions WHERE owner = ?3 "
                     "ORDER BY id DESC LIMIT ?1 OFFSET ?2",
     [ST_SES_TOTAL] = "SELECT COUNT(*) FROM code_sessions WHERE owner = ?1",
+    /* A primary key taken means seen before: the INSERT is the check. */
+    [ST_SIG_SEEN] = "INSERT INTO signatures_seen (signature, expires_ms) VALUES (?1, ?2)",
+    [ST_SIG_PURGE] = "DELETE FROM signatures_seen WHERE rowid IN (SELECT rowid FROM "
+                     "signatures_seen WHERE expires_ms < ?1 LIMIT 256)",
 };
 
 /* ---- connections ----------------------------------------------------------- */
@@ -1539,6 +1564,19 @@ static int sq_session_list(void *impl, const char *owner, size_t offset, size_t 
                 "iit", clamp64(limit), clamp64(offset), owner);
 }
 
+static int sq_signature_seen(void *impl, const char *sig, int64_t expires_ms, int64_t now_ms)
+{
+    static atomic_uint calls;
+    int rc = write1(impl, ST_SIG_SEEN, NULL, "ti", sig, expires_ms);
+    if (rc == -EEXIST)
+        return VD_EAUTH;
+    /* Now and then, the rows past their window go (a few at a time, so no
+     * request pays for a long DELETE). */
+    if (rc == 0 && atomic_fetch_add(&calls, 1) % 64 == 0)
+        (void)!write1(impl, ST_SIG_PURGE, NULL, "i", now_ms);
+    return rc;
+}
+
 const struct vd__store_ops vd__store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
@@ -1573,4 +1611,5 @@ const struct vd__store_ops vd__store_sqlite_ops = {
     .session_save = sq_session_save,
     .session_delete = sq_session_delete,
     .session_list = sq_session_list,
+    .signature_seen = sq_signature_seen,
 };

@@ -177,6 +177,7 @@ TEST_ENTRY(store_url_schemes)
 TEST_ENTRY(store_survives_sigkill)
 TEST_ENTRY(store_keys_users_and_sessions)
 TEST_ENTRY(store_webhooks_due_after_finish_and_recorded_once)
+TEST_ENTRY(store_signatures_seen_once_and_purged)
 
 /* test_queue.c */
 TEST_ENTRY(queue_claim_is_fifo)

@@ -961,3 +961,27 @@ TEST_IMPL(store_webhooks_due_after_finish_and_recorded_once)
     tdb_cleanup(&t);
     return TEST_OK;
 }
+
+TEST_IMPL(store_signatures_seen_once_and_purged)
+{
+    struct tdb t;
+    tdb_init(&t);
+    struct vd_store *s = tdb_open(&t);
+    ASSERT_OK(vd_store_signature_seen(s, "aa", 5000, 1000));
+    ASSERT_ERR(vd_store_signature_seen(s, "aa", 5000, 1001), VD_EAUTH);
+    vd_store_close(s);
+    /* Across a restart too: the point of keeping them in the store. */
+    s = tdb_open(&t);
+    ASSERT_ERR(vd_store_signature_seen(s, "aa", 5000, 1002), VD_EAUTH);
+    /* Past their window they go, a few at a time, with later calls. */
+    for (int i = 0; i < 130; i++) {
+        char sig[16];
+        snprintf(sig, sizeof(sig), "s%d", i);
+        ASSERT_OK(vd_store_signature_seen(s, sig, 99999, 6000));
+    }
+    ASSERT_OK(vd_store_signature_seen(s, "aa", 99999, 6000));
+    ASSERT_ERR(vd_store_signature_seen(s, "", 1, 1), VD_EINVAL);
+    vd_store_close(s);
+    tdb_cleanup(&t);
+    return TEST_OK;
+}
