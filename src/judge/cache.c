@@ -212,7 +212,7 @@ static void trim(struct vd__cache *c)
             cap = cap ? 2 * cap : 64;
             v = vd_xrealloc(v, cap * sizeof(*v));
         }
-        snprintf(v[n].name, sizeof(v[n].name), "%s", e->d_name);
+        memcpy(v[n].name, e->d_name, VD__CACHE_KEY_LEN + 1); /* its length was checked */
         v[n].used = st.st_mtim;
         v[n].size = tree_size(dirfd(d), e->d_name, 0);
         total += v[n].size;
