@@ -307,7 +307,7 @@ static enum vd_verdict run_checker(struct plan *p, struct vd_box *box, const str
         vd_box_put_file(box, "output", tr->out.data ? tr->out.data : "", tr->out.len, 0644, &eb) <
             0 ||
         vd_sandbox_sealed_data(tr->out.data ? tr->out.data : "", tr->out.len, &fd) < 0) {
-        snprintf(tr->message, sizeof(tr->message), "checker set-up failed: %s",
+        snprintf(tr->message, sizeof(tr->message), "checker set-up failed: %.200s",
                  eb.msg[0] ? eb.msg : "cannot read the checker program");
         goto out;
     }
@@ -504,7 +504,7 @@ static int compile(struct plan *p)
     goto out;
 ie:
     res->verdict = VD_VERDICT_IE;
-    snprintf(res->message, sizeof(res->message), "compile: %s",
+    snprintf(res->message, sizeof(res->message), "compile: %.200s",
              eb.msg[0] ? eb.msg : vd_strerror(rc));
     rc = rc < 0 ? rc : VD_ESANDBOX;
 out:
