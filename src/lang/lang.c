@@ -682,8 +682,19 @@ void vd_langs_probe(struct vd_langs *t, const struct vd_lang *only, int timeout_
         if (p[i].fd >= 0)
             close(p[i].fd);
         if (p[i].pid > 0) {
-            kill(p[i].pid, SIGKILL); /* no-op when it has exited */
-            waitpid(p[i].pid, &st, 0);
+            /* The end of its output comes just before its exit, not after:
+             * a SIGKILL sent at once would often win the race and make a
+             * tool that worked look killed (missing). So wait for the exit
+             * for what is left of the timeout, and kill only a tool that
+             * closed its output and lingers. */
+            pid_t r;
+            while ((r = waitpid(p[i].pid, &st, WNOHANG)) == 0 &&
+                   timeout_ms - (long)((vd_clock_us() - t0) / 1000) > 0)
+                usleep(1000);
+            if (r == 0) {
+                kill(p[i].pid, SIGKILL);
+                waitpid(p[i].pid, &st, 0);
+            }
             /* Exit 127: not found. Some tools print their version with a
              * non-zero status, so anything else with output counts. */
             int found = !(WIFEXITED(st) && WEXITSTATUS(st) == 127) && !WIFSIGNALED(st);
