@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "vd/alloc.h"
+#include "vd/clock.h"
 #include "vd/hash.h"
 #include "vd/events.h"
 #include "vd/store.h"
@@ -186,17 +187,6 @@ struct vd_events_sub *vd_events_subscribe(struct vd_events *h, const char *id)
     return s;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int vd_events_next(struct vd_events_sub *s, int timeout_ms, struct vd_buf *out)
 {
     struct vd_events *h = s->h;
@@ -204,7 +194,7 @@ int vd_events_next(struct vd_events_sub *s, int timeout_ms, struct vd_buf *out)
     struct timespec until;
     int rc = 0;
 
-    deadline_in(&until, timeout_ms > 0 ? timeout_ms : 0);
+    vd_clock_deadline(CLOCK_MONOTONIC, timeout_ms > 0 ? timeout_ms : 0, &until);
     pthread_mutex_lock(&h->mu);
     for (int timed_out = 0;;) {
         if (s->off < c->log.len) {

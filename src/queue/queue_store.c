@@ -33,6 +33,7 @@
 
 #include "queue-int.h"
 #include "vd/alloc.h"
+#include "vd/clock.h"
 
 #define POLL_MS 200
 
@@ -46,9 +47,7 @@ struct qs {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(vd_clock_us() / 1000);
 }
 
 static int qs_open(const char *url, struct vd_store *store, void **impl, struct vd_errbuf *eb)
@@ -94,13 +93,7 @@ static int qs_push(void *impl, const char *id)
 static void sleep_for_push(struct qs *q, uint64_t seen, int64_t wait_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    vd_clock_deadline(CLOCK_MONOTONIC, wait_ms, &until);
     pthread_mutex_lock(&q->mu);
     while (!q->shutdown && q->seq == seen)
         if (pthread_cond_timedwait(&q->cv, &q->mu, &until) == ETIMEDOUT)

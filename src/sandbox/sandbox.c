@@ -396,14 +396,8 @@ int vd_box_acquire(struct vd_sandbox *sb, unsigned flags, int timeout_ms, struct
     int rc = 0;
 
     *out = NULL;
-    clock_gettime(CLOCK_REALTIME, &dl);
+    vd_clock_deadline(CLOCK_REALTIME, timeout_ms >= 0 ? timeout_ms : 0, &dl);
     if (timeout_ms >= 0) {
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
     }
     pthread_mutex_lock(&sb->mu);
     for (;;) {

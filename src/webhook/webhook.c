@@ -320,12 +320,7 @@ static void *scheduler_main(void *arg)
         vd_free(due);
         if (!w->kicked && !w->stop) {
             struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += TICK_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            vd_clock_deadline(CLOCK_MONOTONIC, TICK_MS, &until);
             pthread_cond_timedwait(&w->tick, &w->mu, &until);
         }
         w->kicked = 0;

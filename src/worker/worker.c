@@ -333,12 +333,7 @@ static void *monitor_main(void *arg)
 
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += MONITOR_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        vd_clock_deadline(CLOCK_MONOTONIC, MONITOR_MS, &until);
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
         if (w->stopping)
             break;
@@ -440,12 +435,7 @@ void vd_workers_stop(struct vd_workers *w)
              * firing until the thread is out (see judge.h). */
             for (;;) {
                 struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 100 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
+                vd_clock_deadline(CLOCK_REALTIME, 100, &ts);
                 if (pthread_timedjoin_np(w->slots[i].th, NULL, &ts) == 0)
                     break;
                 pthread_mutex_lock(&w->mu);
