@@ -89,20 +89,28 @@ static void set_num(struct vd_http_response *res, const char *name, double v)
     vd_http_set_header(res, name, s);
 }
 
+/* RateLimit-Limit, -Remaining and -Reset for a take from tier t's bucket;
+ * none for a tier that does not limit. */
+static void set_rate_headers(struct vd_http_response *res, const struct vd_auth_tier *t,
+                             const struct vd_auth_take *tk)
+{
+    char v[32];
+    if (t->rate <= 0)
+        return;
+    snprintf(v, sizeof(v), "%lld", (long long)t->burst);
+    vd_http_set_header(res, "RateLimit-Limit", v);
+    snprintf(v, sizeof(v), "%lld", (long long)tk->remaining);
+    vd_http_set_header(res, "RateLimit-Remaining", v);
+    set_num(res, "RateLimit-Reset", tk->reset_s);
+}
+
 void vd__api_rate_headers(struct vd__call *call, struct vd_http_response *res)
 {
     const struct vd_auth_tier *t = vd__api_tier(call->a, call->who.tier);
     struct vd_auth_take tk;
-    if (t->rate <= 0)
-        return;
     /* A take of nothing: the bucket as it stands. */
     vd_auth_limiter_take(call->a->limiter, call->who.limit_key, t, 0, vd_now_ms(), &tk);
-    char v[32];
-    snprintf(v, sizeof(v), "%lld", (long long)t->burst);
-    vd_http_set_header(res, "RateLimit-Limit", v);
-    snprintf(v, sizeof(v), "%lld", (long long)tk.remaining);
-    vd_http_set_header(res, "RateLimit-Remaining", v);
-    set_num(res, "RateLimit-Reset", tk.reset_s);
+    set_rate_headers(res, t, &tk);
 }
 
 int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *res)
@@ -110,14 +118,7 @@ int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *
     const struct vd_auth_tier *t = vd__api_tier(call->a, call->who.tier);
     struct vd_auth_take tk;
     vd_auth_limiter_take(call->a->limiter, call->who.limit_key, t, cost, vd_now_ms(), &tk);
-    if (t->rate > 0) {
-        char s[32];
-        snprintf(s, sizeof(s), "%lld", (long long)t->burst);
-        vd_http_set_header(res, "RateLimit-Limit", s);
-        snprintf(s, sizeof(s), "%lld", (long long)tk.remaining);
-        vd_http_set_header(res, "RateLimit-Remaining", s);
-        set_num(res, "RateLimit-Reset", tk.reset_s);
-    }
+    set_rate_headers(res, t, &tk);
     if (tk.allowed)
         return 0;
     /* The headers set so far are kept by vd_http_error (it keeps headers). */
