@@ -32,6 +32,8 @@ const char *vd_cmd_langs_dir(const char *opt);
 /* The directory of a SQLite database URL ("sqlite:/var/lib/x.db" gives
  * /var/lib); VD_EINVAL for another kind of URL. */
 int vd_cmd_db_dir(const char *url, char *out, size_t cap);
+/* Makes every missing directory above path (0755), not path itself. */
+void vd_cmd_make_parents(const char *path);
 /* mkdir -p of that directory (nothing for other URLs). */
 void vd_cmd_make_db_dir(const char *url);
 

@@ -83,17 +83,30 @@ int vd_cmd_db_dir(const char *url, char *out, size_t cap)
     return 0;
 }
 
+void vd_cmd_make_parents(const char *path)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+        return;
+    char *last = strrchr(p, '/');
+    for (char *q = p + 1; last && q < last; q++)
+        if (*q == '/') {
+            *q = '\0';
+            (void)mkdir(p, 0755);
+            *q = '/';
+        }
+    if (last && last != p) {
+        *last = '\0';
+        (void)mkdir(p, 0755);
+    }
+}
+
 void vd_cmd_make_db_dir(const char *url)
 {
     char path[PATH_MAX];
     if (vd_cmd_db_dir(url, path, sizeof(path)) < 0)
         return;
-    for (char *q = path + 1; *q; q++)
-        if (*q == '/') {
-            *q = '\0';
-            (void)mkdir(path, 0755);
-            *q = '/';
-        }
+    vd_cmd_make_parents(path);
     (void)mkdir(path, 0750);
 }
 

@@ -352,10 +352,8 @@ static int start_judge(struct node *n, struct vd_errbuf *eb)
         vd_log(VD_LOG_ERROR, "serve", "sandbox self-test failed: %s", st.msg);
     }
     /* The cache directory itself is made (root only) by the judge; its
-     * parents here, as for the database. */
-    char parent[VD_CONFIG_STR_MAX + 16];
-    snprintf(parent, sizeof(parent), "sqlite:%s/x", n->cfg.cache_dir);
-    vd_cmd_make_db_dir(parent);
+     * parents here. */
+    vd_cmd_make_parents(n->cfg.cache_dir);
     struct vd_judge_config jc = {n->cfg.cache_dir, (uint64_t)n->cfg.cache_max_mb << 20, 0};
     return vd_judge_new(n->sb, &jc, &n->judge, eb);
 }
