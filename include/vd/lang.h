@@ -100,6 +100,8 @@ void vd_lang_free(struct vd_lang *l);
 void vd_langs_free(struct vd_langs *t);
 
 size_t vd_langs_count(const struct vd_langs *t);
+/* How many were found installed by the last vd_langs_probe(). */
+size_t vd_langs_available(const struct vd_langs *t);
 const struct vd_lang *vd_langs_at(const struct vd_langs *t, size_t i);
 /* By id or alias, case-insensitive; NULL when unknown. */
 const struct vd_lang *vd_langs_find(const struct vd_langs *t, const char *id);

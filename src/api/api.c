@@ -176,14 +176,6 @@ static void get_health(void *ctx, const struct vd_http_request *req, const char 
                            "uptime_s", (json_int_t)((vd_now_ms() - a->started_ms) / 1000)));
 }
 
-static size_t available_languages(const struct vd_langs *t)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < vd_langs_count(t); i++)
-        n += vd_langs_at(t, i)->available != 0;
-    return n;
-}
-
 static void get_ready(void *ctx, const struct vd_http_request *req, const char *param,
                       struct vd_http_response *res)
 {
@@ -195,7 +187,7 @@ static void get_ready(void *ctx, const struct vd_http_request *req, const char *
     int src = vd_store_ping(a->c.store);
     double store_ms = (double)(vd_clock_us() - t0) / 1e3;
     int qrc = vd_queue_depth(a->c.queue, &depth);
-    size_t langs = available_languages(a->c.langs);
+    size_t langs = vd_langs_available(a->c.langs);
     int ok = src == 0 && qrc == 0 && a->c.sandbox_ok && langs > 0 && !a->shutting_down;
 
     json_t *store = json_pack("{s:b, s:f}", "ok", src == 0, "ms", store_ms);

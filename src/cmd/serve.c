@@ -376,14 +376,6 @@ static int start_store(struct node *n, int recover, struct vd_errbuf *eb)
     return 0;
 }
 
-static size_t available(const struct vd_langs *t)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < vd_langs_count(t); i++)
-        k += vd_langs_at(t, i)->available != 0;
-    return k;
-}
-
 static void stop_node(struct node *n)
 {
     vd_api_shutdown(n->api);
@@ -481,7 +473,7 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
     }
     sweeper_start(&sw, n.store, with_http ? n.cfg.retention_s : 0);
     vd_log(VD_LOG_INFO, cmd, "workers=%d sandbox=%s languages=%zu/%zu store=%s", wc.threads,
-           vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)), available(n.langs),
+           vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)), vd_langs_available(n.langs),
            vd_langs_count(n.langs), n.cfg.database_url);
     if (with_http) {
         char host[VD_CONFIG_STR_MAX];

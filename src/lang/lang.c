@@ -482,6 +482,14 @@ size_t vd_langs_count(const struct vd_langs *t)
     return t->n;
 }
 
+size_t vd_langs_available(const struct vd_langs *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->v[i]->available != 0;
+    return n;
+}
+
 const struct vd_lang *vd_langs_at(const struct vd_langs *t, size_t i)
 {
     return i < t->n ? t->v[i] : NULL;
