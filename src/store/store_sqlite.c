@@ -1418,13 +1418,14 @@ static int sq_key_create(void *impl, const struct vd_key *k)
                   k->allowed_ips, k->secret_hash, vd_now_ms());
 }
 
-/* The first row of a query as one item, VD_ENOTFOUND when none. */
-static int one(struct sq *q, enum stmt which, row_reader read, size_t elem, void *item,
-               const char *arg)
+/* The first row of a query as one item, VD_ENOTFOUND when none; the item
+ * then owns what read gave it (free_item frees it on failure). */
+static int one(struct sq *q, enum stmt which, row_reader read, size_t elem,
+               void (*free_item)(void *), void *item, const char *arg)
 {
     void *arr = NULL;
     size_t n = 0;
-    int rc = rows(q, which, read, elem, NULL, 1, &arr, &n, "t", arg);
+    int rc = rows(q, which, read, elem, free_item, 1, &arr, &n, "t", arg);
     if (rc == 0 && n == 0)
         rc = VD_ENOTFOUND;
     if (rc == 0)
@@ -1435,7 +1436,7 @@ static int one(struct sq *q, enum stmt which, row_reader read, size_t elem, void
 
 static int sq_key_get(void *impl, const char *id, struct vd_key *out)
 {
-    return one(impl, ST_KEY_GET, read_key, sizeof(*out), out, id);
+    return one(impl, ST_KEY_GET, read_key, sizeof(*out), NULL, out, id);
 }
 
 static int sq_key_list(void *impl, struct vd_key **out, size_t *n)
@@ -1477,12 +1478,12 @@ static int sq_user_create(void *impl, struct vd_user *u)
 
 static int sq_user_get(void *impl, const char *id, struct vd_user *out)
 {
-    return one(impl, ST_USER_GET, read_user, sizeof(*out), out, id);
+    return one(impl, ST_USER_GET, read_user, sizeof(*out), NULL, out, id);
 }
 
 static int sq_user_find(void *impl, const char *login, struct vd_user *out)
 {
-    return one(impl, ST_USER_FIND, read_user, sizeof(*out), out, login);
+    return one(impl, ST_USER_FIND, read_user, sizeof(*out), NULL, out, login);
 }
 
 static int read_session(sqlite3_stmt *st, void *item)
@@ -1517,15 +1518,7 @@ static int sq_session_create(void *impl, struct vd_session *x)
 
 static int sq_session_get(void *impl, const char *id, struct vd_session *out)
 {
-    void *arr = NULL;
-    size_t n = 0;
-    int rc = rows(impl, ST_SES_GET, read_session, sizeof(*out), free_session, 1, &arr, &n, "t", id);
-    if (rc == 0 && n == 0)
-        rc = VD_ENOTFOUND;
-    if (rc == 0)
-        memcpy(out, arr, sizeof(*out));
-    vd_free(arr);
-    return rc;
+    return one(impl, ST_SES_GET, read_session, sizeof(*out), free_session, out, id);
 }
 
 static int sq_session_save(void *impl, const char *id, const char *source, int64_t based_on,
