@@ -1887,9 +1887,12 @@ def cleanup():
             pass
 
 
-def main():
+def run_main(doc, all_tests, tmp_prefix, log_glob):
+    """A suite's whole main: options, then every test chosen, one line each,
+    and the summary line last. test_auth.py runs its tests through it too
+    (with this module's servers, VERDICT and TMP)."""
     global ARGS, VERDICT, TMP
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--verdict", help="the verdict binary")
     ap.add_argument("--tmp", help="a scratch directory (default: a new one under /tmp)")
     ap.add_argument("--only", action="append", default=[], help="run tests whose name has this")
@@ -1897,7 +1900,7 @@ def main():
     ap.add_argument("--skip-all", metavar="REASON", help="report every test skipped")
     ap.add_argument("-v", "--verbose", action="store_true", help="tracebacks of failures")
     ARGS = ap.parse_args()
-    tests = [t for t in TESTS if not ARGS.only or any(o in t[0] for o in ARGS.only)]
+    tests = [t for t in all_tests if not ARGS.only or any(o in t[0] for o in ARGS.only)]
     if ARGS.list:
         for t in tests:
             print(t[0])
@@ -1919,7 +1922,7 @@ def main():
         os.makedirs(TMP, exist_ok=True)
     else:
         import tempfile
-        TMP = tempfile.mkdtemp(prefix="verdict-integration.")
+        TMP = tempfile.mkdtemp(prefix=tmp_prefix)
     os.chmod(TMP, 0o755)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     t0 = time.monotonic()
@@ -1943,14 +1946,18 @@ def main():
         failed += 1
     finally:
         cleanup()
-    print("# %d s; servers' databases and stderr logs under %s/srv-*/%s"
-          % (time.monotonic() - t0, TMP, " (kept: something failed)" if failed else ""),
+    print("# %d s; servers' databases and stderr logs under %s/%s/%s"
+          % (time.monotonic() - t0, TMP, log_glob, " (kept: something failed)" if failed else ""),
           flush=True)
     if skipped:
         print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
     else:
         print("%d passed, %d failed" % (passed, failed), flush=True)
     return 1 if failed else 0
+
+
+def main():
+    return run_main(__doc__, TESTS, "verdict-integration.", "srv-*")
 
 
 if __name__ == "__main__":

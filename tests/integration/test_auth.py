@@ -37,7 +37,6 @@ Admin keys come from `verdict admin keys create ... --database sqlite:DB`.
 Timing: the machine may be a loaded 2-core VM. Nothing asserts a speed;
 waits poll with generous deadlines.
 """
-import argparse
 import base64
 import hashlib
 import hmac
@@ -47,7 +46,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -2171,69 +2169,7 @@ def t_alive():
 # ================================================================== runner
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--verdict", help="the verdict binary")
-    ap.add_argument("--tmp", help="a scratch directory (default: a new one under /tmp)")
-    ap.add_argument("--only", action="append", default=[], help="run tests whose name has this")
-    ap.add_argument("--list", action="store_true", help="list the tests and exit")
-    ap.add_argument("--skip-all", metavar="REASON", help="report every test skipped")
-    ap.add_argument("-v", "--verbose", action="store_true", help="tracebacks of failures")
-    args = ap.parse_args()
-    T.ARGS = args
-    tests = [t for t in TESTS if not args.only or any(o in t[0] for o in args.only)]
-    if args.list:
-        for t in tests:
-            print(t[0])
-        return 0
-    if args.skip_all:
-        for t in tests:
-            print("skip %s: %s" % (t[0], args.skip_all))
-        print("0 passed, 0 failed, %d skipped" % len(tests))
-        return 0
-    if not args.verdict:
-        ap.error("--verdict is required")
-    T.VERDICT = os.path.realpath(args.verdict)
-    if not os.access(T.VERDICT, os.X_OK):
-        print("%s: %s is not an executable" % (sys.argv[0], args.verdict), file=sys.stderr)
-        return 2
-    if args.tmp:
-        T.TMP = os.path.realpath(args.tmp)
-        os.makedirs(T.TMP, exist_ok=True)
-    else:
-        import tempfile
-        T.TMP = tempfile.mkdtemp(prefix="verdict-auth.")
-    os.chmod(T.TMP, 0o755)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
-    passed = failed = skipped = 0
-    t0 = time.monotonic()
-    try:
-        for name, fn, timeout in tests:
-            (kind, why), tb = T.run_one(name, fn, timeout)
-            if kind == "ok":
-                passed += 1
-                print("ok " + name, flush=True)
-            elif kind == "skip":
-                skipped += 1
-                print("skip %s: %s" % (name, why), flush=True)
-            else:
-                failed += 1
-                print("FAIL %s: %s" % (name, why.replace("\n", " ")), flush=True)
-                if args.verbose and tb:
-                    sys.stderr.write("".join("# " + ln + "\n" for ln in tb.splitlines()))
-                    sys.stderr.flush()
-    except KeyboardInterrupt:
-        print("# interrupted", flush=True)
-        failed += 1
-    finally:
-        T.cleanup()
-    print("# %d s; servers' databases and stderr logs under %s/srv-auth-*/%s"
-          % (time.monotonic() - t0, T.TMP, " (kept: something failed)" if failed else ""),
-          flush=True)
-    if skipped:
-        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
-    else:
-        print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 1 if failed else 0
+    return T.run_main(__doc__, TESTS, "verdict-auth.", "srv-auth-*")
 
 
 if __name__ == "__main__":
