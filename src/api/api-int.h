@@ -154,6 +154,11 @@ int vd__api_wait_params(struct vd_api *a, const struct vd_http_request *req,
  * answered. */
 int vd__api_store_failed(struct vd_http_response *res, int rc, const char *id);
 
+/* ?page (from 1) and ?limit (1 to 100, default 20) of every listing: 0,
+ * or -1 after a 400. */
+int vd__api_page_params(const struct vd_http_request *req, struct vd_http_response *res,
+                        long long *page, long long *limit);
+
 /* The submission handlers (submissions.c). */
 void vd__api_post(void *ctx, const struct vd_http_request *req, const char *param,
                   struct vd_http_response *res);

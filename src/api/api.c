@@ -89,6 +89,15 @@ int vd__api_int_param(const struct vd_http_request *req, struct vd_http_response
     return 0;
 }
 
+int vd__api_page_params(const struct vd_http_request *req, struct vd_http_response *res,
+                        long long *page, long long *limit)
+{
+    if (vd__api_int_param(req, res, "page", 1, 1, 1000000000, page) < 0 ||
+        vd__api_int_param(req, res, "limit", 20, 1, 100, limit) < 0)
+        return -1;
+    return 0;
+}
+
 /* ---- languages ------------------------------------------------------------- */
 
 static json_t *limits_json(const struct vd_lang_limits *l)

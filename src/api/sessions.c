@@ -144,8 +144,7 @@ VD__HANDLER(vd__api_session_list)
     uint64_t total = 0;
     long long page, limit;
     (void)param;
-    if (vd__api_int_param(req, res, "page", 1, 1, 1000000000, &page) < 0 ||
-        vd__api_int_param(req, res, "limit", 20, 1, 100, &limit) < 0)
+    if (vd__api_page_params(req, res, &page, &limit) < 0)
         return;
     int rc = vd_store_session_list(call->a->c.store, call->who.owner, (size_t)((page - 1) * limit),
                                    (size_t)limit, &xs, &n, &total);
@@ -336,9 +335,7 @@ VD__HANDLER(vd__api_session_runs)
     uint64_t total = 0;
     long long page, limit;
 
-    if (vd__api_int_param(req, res, "page", 1, 1, 1000000000, &page) < 0 ||
-        vd__api_int_param(req, res, "limit", 20, 1, 100, &limit) < 0 ||
-        load(call, param, &x, res) < 0)
+    if (vd__api_page_params(req, res, &page, &limit) < 0 || load(call, param, &x, res) < 0)
         return;
     vd_session_free(&x);
     int rc = vd_store_list_session(call->a->c.store, param, (size_t)((page - 1) * limit),

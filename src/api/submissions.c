@@ -500,8 +500,7 @@ void vd__api_list(void *ctx, const struct vd_http_request *req, const char *para
     long long page, limit;
     (void)param;
 
-    if (vd__api_int_param(req, res, "page", 1, 1, 1000000000, &page) < 0 ||
-        vd__api_int_param(req, res, "limit", 20, 1, 100, &limit) < 0)
+    if (vd__api_page_params(req, res, &page, &limit) < 0)
         return;
     /* Everyone sees their own; an admin sees all, or one owner's. */
     const char *owner = call->who.admin ? vd_http_query(req, "owner") : call->who.owner;
