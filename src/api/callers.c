@@ -129,18 +129,28 @@ int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *
     return -1;
 }
 
+/* 1 when the caller may have `adding` more live submissions under tier t
+ * (*n: how many it has), 0 when not, or the store's error. */
+static int active_room(struct vd__call *call, const struct vd_auth_tier *t, size_t adding,
+                       uint64_t *n)
+{
+    *n = 0;
+    if (t->active == 0)
+        return 1;
+    int rc = vd_store_active(call->a->c.store, call->who.owner, n);
+    return rc < 0 ? rc : *n + adding <= t->active;
+}
+
 int vd__api_check_active(struct vd__call *call, size_t adding, struct vd_http_response *res)
 {
     const struct vd_auth_tier *t = vd__api_tier(call->a, call->who.tier);
-    uint64_t n = 0;
-    if (t->active == 0)
-        return 0;
-    int rc = vd_store_active(call->a->c.store, call->who.owner, &n);
+    uint64_t n;
+    int rc = active_room(call, t, adding, &n);
     if (rc < 0) {
         vd__api_unavailable(res, "store", rc);
         return -1;
     }
-    if (n + adding <= t->active)
+    if (rc)
         return 0;
     vd_http_error(res, 429, "too_many_active", NULL,
                   "%llu submissions queued or running; tier %s allows %u at once",
@@ -163,9 +173,7 @@ int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *
                  tk.retry_after_s);
         return -1;
     }
-    if (!execute || t->active == 0)
-        return 0;
-    if (vd_store_active(call->a->c.store, call->who.owner, &n) < 0 || n + 1 > t->active) {
+    if (execute && active_room(call, t, 1, &n) != 1) {
         e->status = 429;
         snprintf(e->code, sizeof(e->code), "too_many_active");
         snprintf(e->message, sizeof(e->message), "%llu queued or running; tier %s allows %u",
