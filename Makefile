@@ -23,7 +23,7 @@
 CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
-PKGS := libseccomp jansson libcrypto libmicrohttpd sqlite3 libsodium libcurl
+PKGS := libseccomp jansson libcrypto libmicrohttpd sqlite3 libsodium libcurl libpq hiredis
 
 ifneq ($(strip $(SANITIZE)),)
 BUILD ?= build-san

@@ -15,9 +15,10 @@ set -euo pipefail
 
 # purpose   packages (one row per purpose; the reasons follow below)
 PACKAGES=$(cat <<'EOF'
-build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
+build       build-essential pkg-config libseccomp-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
 run         python3
 tests       python3 curl sqlite3
+services    redis-server redis-tools postgresql
 bench       bubblewrap hyperfine python3 wrk nginx-light curl
 style       clang-format
 fuzz        clang libclang-rt-14-dev
@@ -31,12 +32,17 @@ EOF
 #           libsqlite3 for the store and the embedded queue, the default
 #           database: 3.35+ for RETURNING, Debian 12 has 3.40; libsodium for
 #           argon2id password hashes, constant-time comparison and random
-#           bytes; libcurl to deliver webhooks).
+#           bytes; libcurl to deliver webhooks; libpq for the PostgreSQL
+#           store and hiredis for the Redis Streams queue, the scale-out
+#           mode).
 # tests:    what the test suites need beyond a build: python3 for the
 #           sandbox suite's helpers (its cases are built with gcc -static,
 #           whose static libc comes with build-essential), and the
 #           integration suite's client (python3's http.client), curl for
 #           the data-driven cases, sqlite3 to look into the store.
+# services: redis-server (with redis-cli from redis-tools) and the
+#           PostgreSQL server, which scripts/services.sh starts on loopback
+#           for the scale-out tests and benchmarks.
 # run:      python3, the language table's probe helpers and the language
 #           the README's curl example uses.
 # bench:    bubblewrap as the baseline sandbox to compare against, hyperfine

@@ -72,6 +72,10 @@ struct vd__store_ops {
     int (*session_list)(void *impl, const char *owner, size_t offset, size_t limit,
                         struct vd_session **out, size_t *n, uint64_t *total);
     int (*signature_seen)(void *impl, const char *sig, int64_t expires_ms, int64_t now_ms);
+
+    /* Redis queue's sweep (vd_store_queued_ids). */
+    int (*queued_ids)(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
+                      size_t *n);
 };
 
 struct vd_store {
@@ -80,6 +84,7 @@ struct vd_store {
 };
 
 extern const struct vd__store_ops vd__store_sqlite_ops;
+extern const struct vd__store_ops vd__store_pg_ops;
 
 /* One schema migration of the SQLite backend: the text that runs, and the
  * file under src/store/migrations/ that is its readable copy (the unit test
