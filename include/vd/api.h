@@ -138,6 +138,7 @@ struct vd_store;
 struct vd_queue;
 struct vd_events;
 struct vd_workers;
+struct vd_cluster;
 struct vd_http_request;
 struct vd_http_response;
 
@@ -148,6 +149,8 @@ struct vd_api_config {
     const struct vd_langs *langs;
     struct vd_events *events;
     struct vd_workers *workers; /* NULL: no workers in this process */
+    struct vd_cluster *cluster; /* NULL: no Redis, this process only */
+    const char *role;           /* "all", "api" */
     const char *sandbox_mode;   /* "cgroup2", "cgroup1", "none" */
     int sandbox_slots;
     int sandbox_ok;     /* the start-up self-test passed */

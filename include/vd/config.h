@@ -26,6 +26,9 @@ struct vd_config {
     int64_t http_connections;
     char database_url[VD_CONFIG_STR_MAX]; /* sqlite:PATH or postgres://... */
     char redis_url[VD_CONFIG_STR_MAX];    /* empty: the embedded queue */
+    char role[8];                         /* all, api */
+    char node_name[128];                  /* empty: host-pid */
+    int64_t queue_lease_ms;
     char langs_dir[VD_CONFIG_STR_MAX];    /* empty: found next to the binary */
     char cache_dir[VD_CONFIG_STR_MAX];
     int64_t cache_max_mb;

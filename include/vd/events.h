@@ -13,8 +13,9 @@
  * the hub at once (subscribers still reading keep it alive until they let
  * go), and a channel a subscriber opened that no one ever wrote to goes
  * with its last subscriber. The store stays the truth: a subscriber reads
- * the state from the store first, and a worker in another process, which
- * cannot publish here, is seen by polling the store (the API does that).
+ * the state from the store first, and the API polls the store too, so a
+ * frame lost on the way from another process (Redis was restarting) only
+ * delays what a client sees.
  *
  * Thread-safe: one mutex for the hub, one condition variable per channel.
  * Ownership: the hub copies what is published; a subscription is the
@@ -61,6 +62,17 @@ int vd_events_next(struct vd_events_sub *s, int timeout_ms, struct vd_buf *out) 
 /* Whether the channel has been closed (everything read or not). */
 int vd_events_closed(struct vd_events_sub *s);
 void vd_events_unsubscribe(struct vd_events_sub *s); /* NULL-safe */
+
+/* Several processes (the cluster, over Redis pub/sub): once a relay is
+ * set, publish and close hand each frame to fn instead (event and data
+ * NULL for a close), and fn's other end, on every API node, calls
+ * vd_events_deliver() with it, which does what publish does without a
+ * relay. Set it before the first publish. */
+typedef int (*vd_events_relay_fn)(void *arg, const char *id, const char *event, const char *data,
+                                  int final);
+void vd_events_set_relay(struct vd_events *h, vd_events_relay_fn fn, void *arg);
+int vd_events_deliver(struct vd_events *h, const char *id, const char *event, const char *data,
+                      int final);
 
 /* Channels alive (for tests and /metrics). */
 size_t vd_events_channels(struct vd_events *h);

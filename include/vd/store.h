@@ -114,6 +114,8 @@ int vd_store_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
 int vd_store_sweep(struct vd_store *s, int64_t finished_before_ms, uint64_t *deleted) VD_MUST_CHECK;
 int vd_store_counts(struct vd_store *s, struct vd_store_counts *out) VD_MUST_CHECK;
 int vd_store_ping(struct vd_store *s) VD_MUST_CHECK;
+/* Connections to the database made again after a failure (for /metrics). */
+uint64_t vd_store_reconnects(struct vd_store *s);
 
 /* A session's runs, newest first (as vd_store_list). */
 int vd_store_list_session(struct vd_store *s, const char *session_id, size_t offset, size_t limit,

@@ -14,6 +14,7 @@
 #ifndef VD_WORKER_H
 #define VD_WORKER_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,5 +66,9 @@ void vd_workers_stop(struct vd_workers *w);
 int vd_workers_cancel(struct vd_workers *w, const char *id);
 
 void vd_workers_stats(struct vd_workers *w, struct vd_worker_stats *out);
+
+/* The pool as a JSON object (a new reference): node name, host, pid,
+ * slots, running, load, counts by verdict, jobs taken over, languages. */
+json_t *vd_workers_describe(struct vd_workers *w, const char *node);
 
 #endif /* VD_WORKER_H */

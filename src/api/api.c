@@ -22,6 +22,7 @@
 #include "api-int.h"
 #include "vd/alloc.h"
 #include "vd/clock.h"
+#include "vd/cluster.h"
 #include "vd/events.h"
 #include "vd/json.h"
 #include "vd/judge.h"
@@ -197,7 +198,15 @@ static void get_ready(void *ctx, const struct vd_http_request *req, const char *
     double store_ms = (double)(vd_clock_us() - t0) / 1e3;
     int qrc = vd_queue_depth(a->c.queue, &depth);
     size_t langs = vd_langs_available(a->c.langs);
-    int ok = src == 0 && qrc == 0 && a->c.sandbox_ok && langs > 0 && !a->shutting_down;
+    int rrc = 0;
+    double redis_ms = 0;
+    if (a->c.cluster) {
+        t0 = vd_clock_us();
+        rrc = vd_cluster_ping(a->c.cluster);
+        redis_ms = (double)(vd_clock_us() - t0) / 1e3;
+    }
+    int ok = src == 0 && qrc == 0 && rrc == 0 && a->c.sandbox_ok && langs > 0 &&
+             !a->shutting_down;
 
     json_t *store = json_pack("{s:b, s:f}", "ok", src == 0, "ms", store_ms);
     if (src < 0)
@@ -214,13 +223,91 @@ static void get_ready(void *ctx, const struct vd_http_request *req, const char *
     json_t *lj = json_pack("{s:b, s:I}", "ok", langs > 0, "available", (json_int_t)langs);
     if (langs == 0)
         json_object_set_new(lj, "error", json_string("no language toolchain is installed"));
+    json_t *checks = json_pack("{s:o, s:o, s:o, s:o}", "store", store, "queue", queue,
+                               "sandbox", sandbox, "languages", lj);
+    if (a->c.cluster) {
+        json_t *rj = json_pack("{s:b, s:f}", "ok", rrc == 0, "ms", redis_ms);
+        if (rrc < 0)
+            json_object_set_new(rj, "error", json_string(vd_strerror(rrc)));
+        json_object_set_new(checks, "redis", rj);
+    }
     vd__api_json(res, ok ? 200 : 503,
-                 json_pack("{s:s, s:{s:o, s:o, s:o, s:o}}", "status",
+                 json_pack("{s:s, s:s, s:s, s:o}", "status",
                            ok                 ? "ready"
                            : a->shutting_down ? "stopping"
                                               : "not_ready",
-                           "checks", "store", store, "queue", queue, "sandbox", sandbox,
-                           "languages", lj));
+                           "role", a->c.role ? a->c.role : "all", "backend",
+                           a->c.cluster ? "redis" : "embedded", "checks", checks));
+}
+
+/* The live worker processes: the registry's records with Redis, else this
+ * process's own pool (none in an api-only process). A new array, or NULL. */
+static json_t *live_workers(struct vd_api *a)
+{
+    json_t *arr = NULL;
+    if (a->c.cluster) {
+        if (vd_cluster_workers(a->c.cluster, &arr) < 0)
+            return NULL;
+        return arr;
+    }
+    arr = json_array();
+    if (a->c.workers)
+        json_array_append_new(arr, vd_workers_describe(a->c.workers, "local"));
+    return arr;
+}
+
+static void get_workers(void *ctx, const struct vd_http_request *req, const char *param,
+                        struct vd_http_response *res)
+{
+    struct vd_api *a = ((struct vd__call *)ctx)->a;
+    (void)req, (void)param;
+    json_t *arr = live_workers(a);
+    if (!arr) {
+        vd__api_unavailable(res, "redis", -EIO);
+        return;
+    }
+    int slots = 0, running = 0;
+    size_t i;
+    json_t *w;
+    json_array_foreach(arr, i, w)
+    {
+        slots += (int)json_integer_value(json_object_get(w, "slots"));
+        running += (int)json_integer_value(json_object_get(w, "running"));
+    }
+    vd__api_json(res, 200,
+                 json_pack("{s:o, s:I, s:i, s:i}", "workers", arr, "total",
+                           (json_int_t)json_array_size(arr), "slots", slots, "running", running));
+}
+
+/* Per worker process: slots, running, results stored and jobs taken over. */
+static int worker_metrics(struct vd_api *a, struct vd_buf *b)
+{
+    static const char *const fields[][3] = {
+        {"slots", "gauge", "Sandbox slots of each live worker process."},
+        {"running", "gauge", "Jobs each live worker process is judging."},
+        {"finished", "counter", "Results each live worker process has stored since it started."},
+        {"reclaimed", "counter", "Jobs each live worker process took over from a silent one."},
+    };
+    json_t *arr = live_workers(a);
+    int rc = 0;
+    if (!arr)
+        return 0; /* Redis is down: /health/ready says so */
+    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]) && rc == 0; f++) {
+        rc = vd_buf_printf(b, "# HELP verdict_worker_%s %s\n# TYPE verdict_worker_%s %s\n",
+                           fields[f][0], fields[f][2], fields[f][0], fields[f][1]);
+        size_t i;
+        json_t *w;
+        json_array_foreach(arr, i, w)
+        {
+            const char *name = json_string_value(json_object_get(w, "name"));
+            if (rc == 0 && name && !strpbrk(name, "\"\\\n"))
+                rc = vd_buf_printf(b, "verdict_worker_%s{worker=\"%s\"} %lld\n", fields[f][0],
+                                   name,
+                                   (long long)json_integer_value(json_object_get(w, fields[f][0])));
+        }
+    }
+    json_decref(arr);
+    return rc;
 }
 
 static void get_metrics(void *ctx, const struct vd_http_request *req, const char *param,
@@ -290,6 +377,22 @@ static void get_metrics(void *ctx, const struct vd_http_request *req, const char
         if (n)
             P("verdict_http_requests_total{code=\"%d\"} %llu\n", s, (unsigned long long)n);
     }
+    struct vd_queue_stats qs;
+    vd_queue_stats(a->c.queue, &qs);
+    P("# HELP verdict_queue_reclaimed_total Jobs this process took over from a silent worker.\n"
+      "# TYPE verdict_queue_reclaimed_total counter\nverdict_queue_reclaimed_total %llu\n",
+      (unsigned long long)qs.reclaimed);
+    P("# HELP verdict_queue_swept_total Queued jobs found without a queue entry and pushed "
+      "again.\n# TYPE verdict_queue_swept_total counter\nverdict_queue_swept_total %llu\n",
+      (unsigned long long)qs.swept);
+    P("# HELP verdict_reconnects_total Connections this process made again after a failure.\n"
+      "# TYPE verdict_reconnects_total counter\n"
+      "verdict_reconnects_total{to=\"store\"} %llu\n"
+      "verdict_reconnects_total{to=\"queue\"} %llu\n"
+      "verdict_reconnects_total{to=\"redis\"} %llu\n",
+      (unsigned long long)vd_store_reconnects(a->c.store), (unsigned long long)qs.reconnects,
+      (unsigned long long)(a->c.cluster ? vd_cluster_reconnects(a->c.cluster) : 0));
+    rc = rc < 0 ? rc : worker_metrics(a, b);
     P("# HELP verdict_uptime_seconds Since the process started.\n"
       "# TYPE verdict_uptime_seconds gauge\nverdict_uptime_seconds %lld\n",
       (long long)((vd_now_ms() - a->started_ms) / 1000));
@@ -338,6 +441,7 @@ static const struct vd_http_route routes[] = {
     {"GET", "/health", get_health, PUBLIC},
     {"GET", "/health/ready", get_ready, PUBLIC},
     {"GET", "/metrics", get_metrics, 0},
+    {"GET", "/api/v1/workers", get_workers, 0},
     {"GET", "/openapi.json", get_openapi, PUBLIC},
     {NULL, NULL, NULL, 0},
 };

@@ -33,6 +33,7 @@
 #include "vd/alloc.h"
 #include "vd/buf.h"
 #include "vd/clock.h"
+#include "vd/cluster.h"
 #include "vd/hash.h"
 #include "vd/log.h"
 #include "vd/store.h"
@@ -104,12 +105,24 @@ static void set_rate_headers(struct vd_http_response *res, const struct vd_auth_
     set_num(res, "RateLimit-Reset", tk->reset_s);
 }
 
+/* With Redis the bucket is shared by every API node; should Redis fail,
+ * this node's own bucket answers, so an outage does not stop the API (it
+ * only lets a caller spread over several nodes get more). */
+static void take(struct vd__call *call, const struct vd_auth_tier *t, double cost,
+                 struct vd_auth_take *tk)
+{
+    struct vd_api *a = call->a;
+    if (a->c.cluster && vd_cluster_take(a->c.cluster, call->who.limit_key, t, cost, tk) == 0)
+        return;
+    vd_auth_limiter_take(a->limiter, call->who.limit_key, t, cost, vd_now_ms(), tk);
+}
+
 void vd__api_rate_headers(struct vd__call *call, struct vd_http_response *res)
 {
     const struct vd_auth_tier *t = vd__api_tier(call->a, call->who.tier);
     struct vd_auth_take tk;
     /* A take of nothing: the bucket as it stands. */
-    vd_auth_limiter_take(call->a->limiter, call->who.limit_key, t, 0, vd_now_ms(), &tk);
+    take(call, t, 0, &tk);
     set_rate_headers(res, t, &tk);
 }
 
@@ -117,7 +130,7 @@ int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *
 {
     const struct vd_auth_tier *t = vd__api_tier(call->a, call->who.tier);
     struct vd_auth_take tk;
-    vd_auth_limiter_take(call->a->limiter, call->who.limit_key, t, cost, vd_now_ms(), &tk);
+    take(call, t, cost, &tk);
     set_rate_headers(res, t, &tk);
     if (tk.allowed)
         return 0;
@@ -296,10 +309,17 @@ static int signed_request(struct vd__call *call, const struct vd_http_request *r
                             "X-Api-Signature does not match the request");
     /* Checked last: only a valid signature is remembered, so a forger
      * cannot make a client's real request look like a replay. */
-    /* The memory cache answers a quick replay at once; the store
-     * remembers across restarts and processes (it is the one that counts). */
+    /* The memory cache answers a quick replay at once; Redis (when there
+     * is one) or the store remembers across restarts and API nodes (it is
+     * the one that counts). */
     rc = vd_auth_replay_check(call->a->replay, want, now * 1000, (t + win + 1) * 1000);
-    if (rc == 0) {
+    if (rc == 0 && call->a->c.cluster) {
+        rc = vd_cluster_seen(call->a->c.cluster, want, (t + win + 1 - now) * 1000);
+        if (rc < 0 && rc != VD_EAUTH) {
+            vd__api_unavailable(res, "redis", rc);
+            return -1;
+        }
+    } else if (rc == 0) {
         rc = vd_store_signature_seen(call->a->c.store, want, (t + win + 1) * 1000, now * 1000);
         if (rc < 0 && rc != VD_EAUTH) {
             vd__api_unavailable(res, "store", rc);

@@ -29,6 +29,7 @@
 #include "api-int.h"
 #include "vd/alloc.h"
 #include "vd/clock.h"
+#include "vd/cluster.h"
 #include "vd/events.h"
 #include "vd/json.h"
 #include "vd/log.h"
@@ -627,6 +628,11 @@ void vd__api_delete(void *ctx, const struct vd_http_request *req, const char *pa
         rc = vd_store_set_status(a->c.store, param, VD_SUB_CANCELLED);
         if (rc == 0) {
             int was_running = vd_workers_cancel(a->c.workers, param);
+            /* Another process may hold it: each kills its run at the
+             * message (their monitors would see the store a moment later). */
+            if (a->c.cluster && vd_cluster_cancel(a->c.cluster, param) < 0)
+                vd_log(VD_LOG_WARN, "api", "id=%s cancel not published (Redis); the worker "
+                       "sees it in the store", param);
             announce(a, param);
             vd_log(VD_LOG_INFO, "api", "id=%s cancelled (%s)", param,
                    was_running ? "killed its run" : vd_sub_status_name(st));

@@ -36,6 +36,8 @@ int vd_cmd_db_dir(const char *url, char *out, size_t cap);
 void vd_cmd_make_parents(const char *path);
 /* mkdir -p of that directory (nothing for other URLs). */
 void vd_cmd_make_db_dir(const char *url);
+/* url without its password, into out (for logs); returns out. */
+const char *vd_cmd_redact(const char *url, char *out, size_t cap);
 
 /* The master secret: api_secret, else the secret file (made on first use,
  * 32 random bytes in hex, mode 0600). */

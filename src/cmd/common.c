@@ -184,3 +184,17 @@ int vd_cmd_master_secret(const struct vd_config *c, unsigned char *out, size_t c
     }
     return secret_file(path, out, cap, len, eb);
 }
+
+/* url with the password of its user-info part replaced by "***", for logs:
+ * "postgres://u:pw@h/db" becomes "postgres://u:***@h/db". */
+const char *vd_cmd_redact(const char *url, char *out, size_t cap)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon)
+        snprintf(out, cap, "%s", url);
+    else
+        snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    return out;
+}

@@ -35,6 +35,7 @@
 #include "vd/api.h"
 #include "vd/auth.h"
 #include "vd/clock.h"
+#include "vd/cluster.h"
 #include "vd/config.h"
 #include "vd/events.h"
 #include "vd/http.h"
@@ -151,7 +152,9 @@ static void usage(FILE *f, const char *cmd)
             "\n"
             "  --config FILE     settings file (default " DEFAULT_CONFIG " when it exists)\n"
             "  --listen ADDR     host:port of the HTTP API (port 0: any free one)\n"
-            "  --database URL    sqlite:PATH (the default) or, later, postgres://...\n"
+            "  --database URL    sqlite:PATH (the default) or postgres://...\n"
+            "  --redis URL       redis://HOST:PORT: Redis Streams queue, for many nodes\n"
+            "  --role ROLE       all (the default: API and workers) or api (HTTP only)\n"
             "  --workers N       sandbox slots, so jobs judged at once (0: one per CPU)\n"
             "  --cache DIR       the compile cache\n"
             "  --langs DIR       the language directory\n"
@@ -182,6 +185,8 @@ static int settings(int argc, char **argv, const char *cmd, struct vd_config *c)
         O_LANGS,
         O_MODE,
         O_SET,
+        O_REDIS,
+        O_ROLE,
         O_DUMP,
         O_HELP
     };
@@ -194,6 +199,8 @@ static int settings(int argc, char **argv, const char *cmd, struct vd_config *c)
         {"langs", required_argument, 0, O_LANGS},
         {"mode", required_argument, 0, O_MODE},
         {"set", required_argument, 0, O_SET},
+        {"redis", required_argument, 0, O_REDIS},
+        {"role", required_argument, 0, O_ROLE},
         {"dump-config", no_argument, 0, O_DUMP},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
@@ -202,7 +209,8 @@ static int settings(int argc, char **argv, const char *cmd, struct vd_config *c)
         int opt;
         const char *key;
     } direct[] = {{O_LISTEN, "listen"},   {O_DB, "database_url"}, {O_WORKERS, "workers"},
-                  {O_CACHE, "cache_dir"}, {O_LANGS, "langs_dir"}, {O_MODE, "sandbox_mode"}};
+                  {O_CACHE, "cache_dir"}, {O_LANGS, "langs_dir"}, {O_MODE, "sandbox_mode"},
+                  {O_REDIS, "redis_url"}, {O_ROLE, "role"}};
     struct {
         const char *key;
         char *value;
@@ -279,6 +287,10 @@ static int settings(int argc, char **argv, const char *cmd, struct vd_config *c)
         goto out;
     }
     vd_log_set_level(lvl);
+    if (strcmp(c->role, "all") != 0 && strcmp(c->role, "api") != 0) {
+        fprintf(stderr, "verdict %s: role \"%s\": all or api\n", cmd, c->role);
+        goto out;
+    }
     rc = 0;
 out:
     return rc;
@@ -295,6 +307,7 @@ struct node {
     struct vd_queue *queue;
     struct vd_events *events;
     struct vd_workers *workers;
+    struct vd_cluster *cluster; /* NULL without Redis */
     struct vd_api *api;
     struct vd_webhooks *webhooks;
     struct vd_http_server *http;
@@ -326,15 +339,20 @@ static int self_test(struct node *n, struct vd_errbuf *eb)
     return rc;
 }
 
+static int load_langs(struct node *n, struct vd_errbuf *eb)
+{
+    int rc = vd_langs_load(vd_cmd_langs_dir(n->cfg.langs_dir[0] ? n->cfg.langs_dir : NULL),
+                           &n->langs, eb);
+    if (rc == 0)
+        vd_langs_probe(n->langs, NULL, PROBE_MS);
+    return rc;
+}
+
 static int start_judge(struct node *n, struct vd_errbuf *eb)
 {
     struct vd_sandbox_config sc;
     int rc;
 
-    if ((rc = vd_langs_load(vd_cmd_langs_dir(n->cfg.langs_dir[0] ? n->cfg.langs_dir : NULL),
-                            &n->langs, eb)) < 0)
-        return rc;
-    vd_langs_probe(n->langs, NULL, PROBE_MS);
     vd_sandbox_config_defaults(&sc);
     if (n->cfg.workers > 0)
         sc.slots = (int)n->cfg.workers;
@@ -360,11 +378,16 @@ static int start_judge(struct node *n, struct vd_errbuf *eb)
 
 static int start_store(struct node *n, int recover, struct vd_errbuf *eb)
 {
+    struct vd_queue_options qo = {(int)n->cfg.queue_lease_ms, n->cfg.node_name};
     int rc;
     vd_cmd_make_db_dir(n->cfg.database_url);
     if ((rc = vd_store_open(n->cfg.database_url, &n->store, eb)) < 0 ||
-        (rc = vd_queue_open(n->cfg.redis_url, n->store, &n->queue, eb)) < 0)
+        (rc = vd_queue_open(n->cfg.redis_url, n->store, &qo, &n->queue, eb)) < 0)
         return rc;
+    /* Redis's recovery is a sweep that is safe beside live workers; the
+     * embedded queue's puts back every running job, so only serve runs it. */
+    if (n->cfg.redis_url[0])
+        recover = 1;
     if (recover) {
         uint64_t k = 0;
         if ((rc = vd_queue_recover(n->queue, &k)) < 0)
@@ -383,6 +406,7 @@ static void stop_node(struct node *n)
     vd_webhooks_stop(n->webhooks);
     vd_workers_stop(n->workers);
     vd_api_free(n->api);
+    vd_cluster_close(n->cluster); /* its subscriber delivers to the hub */
     vd_queue_close(n->queue);
     vd_events_free(n->events);
     vd_store_close(n->store);
@@ -427,15 +451,26 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
         fprintf(stderr, "verdict %s: libsodium did not initialise\n", cmd);
         return 1;
     }
-    if (install_signals() < 0 || start_judge(&n, &eb) < 0 || start_store(&n, with_http, &eb) < 0)
+    /* serve --role api: HTTP only, the jobs run on `verdict worker` hosts. */
+    int with_workers = !with_http || strcmp(n.cfg.role, "api") != 0;
+    const char *role = !with_http ? "worker" : with_workers ? "all" : "api";
+    if (install_signals() < 0 || load_langs(&n, &eb) < 0 ||
+        (with_workers && start_judge(&n, &eb) < 0) || start_store(&n, with_http, &eb) < 0)
         goto fail;
     if (with_http &&
         (rc = vd_cmd_master_secret(&n.cfg, n.master, sizeof(n.master), &n.master_len, &eb)) < 0)
         goto fail;
-    n.events = with_http ? vd_events_new() : NULL;
+    /* A worker-only process has a hub too when there is Redis: its frames
+     * go out through the relay to every API node. */
+    n.events = with_http || n.cfg.redis_url[0] ? vd_events_new() : NULL;
     struct vd_worker_config wc = {
-        vd_sandbox_slots(n.sb), n.store, n.queue, n.judge, n.langs, n.events};
-    if ((rc = vd_workers_start(&wc, &n.workers, &eb)) < 0)
+        with_workers ? vd_sandbox_slots(n.sb) : 0, n.store, n.queue, n.judge, n.langs, n.events};
+    if (with_workers && (rc = vd_workers_start(&wc, &n.workers, &eb)) < 0)
+        goto fail;
+    if (n.cfg.redis_url[0] &&
+        ((rc = vd_cluster_open(n.cfg.redis_url, n.cfg.node_name, role, &n.cluster, &eb)) < 0 ||
+         (rc = vd_cluster_start(n.cluster, n.events, with_http, n.workers, n.queue, n.langs,
+                                &eb)) < 0))
         goto fail;
     if (with_http) {
         struct vd_api_config ac = {
@@ -445,10 +480,12 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
             .langs = n.langs,
             .events = n.events,
             .workers = n.workers,
-            .sandbox_mode = vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)),
-            .sandbox_slots = vd_sandbox_slots(n.sb),
-            .sandbox_ok = n.sandbox_ok,
-            .sandbox_error = n.sandbox_ok ? NULL : n.sandbox_error,
+            .cluster = n.cluster,
+            .role = role,
+            .sandbox_mode = n.sb ? vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)) : "remote",
+            .sandbox_slots = n.sb ? vd_sandbox_slots(n.sb) : 0,
+            .sandbox_ok = n.sb ? n.sandbox_ok : 1,
+            .sandbox_error = !n.sb || n.sandbox_ok ? NULL : n.sandbox_error,
             .master = n.master,
             .master_len = n.master_len,
         };
@@ -472,9 +509,13 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
             goto fail;
     }
     sweeper_start(&sw, n.store, with_http ? n.cfg.retention_s : 0);
-    vd_log(VD_LOG_INFO, cmd, "workers=%d sandbox=%s languages=%zu/%zu store=%s", wc.threads,
-           vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)), vd_langs_available(n.langs),
-           vd_langs_count(n.langs), n.cfg.database_url);
+    char db_shown[VD_CONFIG_STR_MAX], queue_shown[VD_CONFIG_STR_MAX];
+    vd_log(VD_LOG_INFO, cmd, "role=%s workers=%d sandbox=%s languages=%zu/%zu store=%s queue=%s",
+           role, wc.threads, n.sb ? vd_sandbox_mode_name(vd_sandbox_get_mode(n.sb)) : "remote",
+           vd_langs_available(n.langs), vd_langs_count(n.langs),
+           vd_cmd_redact(n.cfg.database_url, db_shown, sizeof(db_shown)),
+           n.cfg.redis_url[0] ? vd_cmd_redact(n.cfg.redis_url, queue_shown, sizeof(queue_shown))
+                              : "embedded");
     if (with_http) {
         char host[VD_CONFIG_STR_MAX];
         snprintf(host, sizeof(host), "%s", n.cfg.listen);

@@ -28,8 +28,17 @@ const struct vd_config_option vd_config_options[] = {
     {"database_url", "DATABASE_URL", STR(database_url, "sqlite:/var/lib/verdict/verdict.db"), 1,
      "Where submissions are kept: sqlite:PATH, or postgres://... for several nodes."},
     {"redis_url", "REDIS_URL", STR(redis_url, ""), 1,
-     "Redis for the queue when several nodes share the work; empty: the queue lives in the "
-     "database."},
+     "redis://[:PASSWORD@]HOST[:PORT][/DB]: Redis Streams carry the jobs and pub/sub the "
+     "events, cancels and shared limits, so several API nodes and worker hosts share the work; "
+     "empty: the queue lives in the database."},
+    {"role", NULL, STR(role, "all"), 0,
+     "What `verdict serve` runs: all (HTTP API and workers), or api (HTTP only, with workers "
+     "elsewhere: `verdict worker` on a shared database and Redis)."},
+    {"node_name", NULL, STR(node_name, ""), 0,
+     "This process's name among the workers (GET /api/v1/workers); empty: HOST-PID."},
+    {"queue_lease_ms", NULL, INT(queue_lease_ms, "15000", 300, 3600000), 0,
+     "With Redis: a job whose worker has not renewed its lease for this long (the worker "
+     "died) is run again by another worker."},
     {"langs_dir", NULL, STR(langs_dir, ""), 0,
      "Directory of the language files; empty: langs/ next to the binary, else "
      "/usr/share/verdict/langs."},

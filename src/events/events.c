@@ -47,6 +47,8 @@ struct vd_events {
     pthread_mutex_t mu;
     struct chan *buckets[BUCKETS];
     size_t n; /* channels alive, in the table or not */
+    vd_events_relay_fn relay; /* set once, before any publish */
+    void *relay_arg;
 };
 
 struct vd_events_sub {
@@ -133,13 +135,58 @@ static void close_chan(struct vd_events *h, struct chan *c)
         chan_free(h, c);
 }
 
+void vd_events_set_relay(struct vd_events *h, vd_events_relay_fn fn, void *arg)
+{
+    h->relay = fn;
+    h->relay_arg = arg;
+}
+
+/* Through the relay when there is one; should it fail (Redis is down),
+ * this process's own subscribers are told at least. */
 int vd_events_publish(struct vd_events *h, const char *id, const char *event, const char *data,
+                      int final)
+{
+    if (!h || !id || !event || !data)
+        return VD_EINVAL;
+    if (h->relay && h->relay(h->relay_arg, id, event, data, final) == 0)
+        return 0;
+    return vd_events_deliver(h, id, event, data, final);
+}
+
+void vd_events_close(struct vd_events *h, const char *id)
+{
+    if (!h || !id)
+        return;
+    if (h->relay && h->relay(h->relay_arg, id, NULL, NULL, 1) == 0)
+        return;
+    (void)!vd_events_deliver(h, id, NULL, NULL, 1);
+}
+
+static void close_local(struct vd_events *h, const char *id)
+{
+    pthread_mutex_lock(&h->mu);
+    unsigned b = bucket_of(id);
+    for (struct chan *c = h->buckets[b]; c; c = c->next)
+        if (strcmp(c->id, id) == 0) {
+            close_chan(h, c);
+            break;
+        }
+    pthread_mutex_unlock(&h->mu);
+}
+
+int vd_events_deliver(struct vd_events *h, const char *id, const char *event, const char *data,
                       int final)
 {
     char head[96];
     int rc = 0;
 
-    if (!h || !id || !event || !data)
+    if (!h || !id)
+        return VD_EINVAL;
+    if (!event) {
+        close_local(h, id);
+        return 0;
+    }
+    if (!data)
         return VD_EINVAL;
     pthread_mutex_lock(&h->mu);
     struct chan *c = get(h, id);
@@ -160,20 +207,6 @@ int vd_events_publish(struct vd_events *h, const char *id, const char *event, co
         pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&h->mu);
     return rc;
-}
-
-void vd_events_close(struct vd_events *h, const char *id)
-{
-    if (!h || !id)
-        return;
-    pthread_mutex_lock(&h->mu);
-    unsigned b = bucket_of(id);
-    for (struct chan *c = h->buckets[b]; c; c = c->next)
-        if (strcmp(c->id, id) == 0) {
-            close_chan(h, c);
-            break;
-        }
-    pthread_mutex_unlock(&h->mu);
 }
 
 struct vd_events_sub *vd_events_subscribe(struct vd_events *h, const char *id)

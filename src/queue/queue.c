@@ -3,8 +3,7 @@
  *
  * Theory of operation. vd_queue_open() reads the queue URL: none (NULL or
  * "") selects the embedded queue, which lives in the store's own database
- * (queue_store.c); "redis://..." will select Redis Streams with the
- * scale-out issue. Every other call checks its arguments here, once for all
+ * (queue_store.c); "redis://..." selects Redis Streams (queue_redis.c). Every other call checks its arguments here, once for all
  * backends, and forwards through the table of operations (queue-int.h). The
  * handle is shared by the threads of one process: the API server pushes,
  * worker threads claim, and a shutdown wakes them all.
@@ -16,8 +15,8 @@
 
 /* Opens the queue named by url over store (which must outlive the queue);
  * *out is the caller's until vd_queue_close(). eb says why it failed. */
-int vd_queue_open(const char *url, struct vd_store *store, struct vd_queue **out,
-                  struct vd_errbuf *eb)
+int vd_queue_open(const char *url, struct vd_store *store, const struct vd_queue_options *opt,
+                  struct vd_queue **out, struct vd_errbuf *eb)
 {
     const struct vd__queue_ops *ops = NULL;
     void *impl = NULL;
@@ -29,8 +28,7 @@ int vd_queue_open(const char *url, struct vd_store *store, struct vd_queue **out
     if (!*url) {
         ops = &vd__queue_store_ops;
     } else if (strncmp(url, "redis://", 8) == 0 || strncmp(url, "rediss://", 9) == 0) {
-        rc = vd_errf(eb, VD_EINVAL, "queue URL %s: Redis arrives with the scale-out issue", url);
-        goto out;
+        ops = &vd__queue_redis_ops;
     } else {
         rc = vd_errf(eb, VD_EINVAL,
                      "queue URL %s: unknown scheme (leave it empty for the embedded queue)", url);
@@ -40,7 +38,12 @@ int vd_queue_open(const char *url, struct vd_store *store, struct vd_queue **out
         rc = vd_errf(eb, VD_EINVAL, "the queue needs an open store");
         goto out;
     }
-    rc = ops->open(url, store, &impl, eb);
+    struct vd_queue_options o = {0};
+    if (opt)
+        o = *opt;
+    if (o.lease_ms <= 0)
+        o.lease_ms = VD_QUEUE_LEASE_MS;
+    rc = ops->open(url, store, &o, &impl, eb);
     if (rc < 0)
         goto out;
     struct vd_queue *q = vd_xmalloc(sizeof(*q));
@@ -96,8 +99,22 @@ int vd_queue_recover(struct vd_queue *q, uint64_t *requeued)
     return q->ops->recover(q->impl, requeued);
 }
 
+int vd_queue_release(struct vd_queue *q, const struct vd_job *job)
+{
+    if (!job || !job->id[0])
+        return VD_EINVAL;
+    return q->ops->release(q->impl, job);
+}
+
 void vd_queue_wake_all(struct vd_queue *q)
 {
     if (q)
         q->ops->wake_all(q->impl);
+}
+
+void vd_queue_stats(struct vd_queue *q, struct vd_queue_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (q && q->ops->stats)
+        q->ops->stats(q->impl, out);
 }

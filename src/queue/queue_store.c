@@ -50,12 +50,14 @@ static int64_t mono_ms(void)
     return (int64_t)(vd_clock_us() / 1000);
 }
 
-static int qs_open(const char *url, struct vd_store *store, void **impl, struct vd_errbuf *eb)
+static int qs_open(const char *url, struct vd_store *store, const struct vd_queue_options *opt,
+                   void **impl, struct vd_errbuf *eb)
 {
     pthread_condattr_t attr;
     struct qs *q = vd_xcalloc(1, sizeof(*q));
 
     (void)url;
+    (void)opt; /* one process: no leases */
     (void)eb;
     q->store = store;
     pthread_mutex_init(&q->mu, NULL);
@@ -139,6 +141,12 @@ static int qs_done(void *impl, const struct vd_job *job)
     return 0;
 }
 
+/* The store says queued again: that row is the entry. */
+static int qs_release(void *impl, const struct vd_job *job)
+{
+    return qs_push(impl, job->id);
+}
+
 static int qs_depth(void *impl, uint64_t *out)
 {
     struct qs *q = impl;
@@ -176,4 +184,5 @@ const struct vd__queue_ops vd__queue_store_ops = {
     .depth = qs_depth,
     .recover = qs_recover,
     .wake_all = qs_wake_all,
+    .release = qs_release,
 };

@@ -76,6 +76,8 @@ struct vd__store_ops {
     /* Redis queue's sweep (vd_store_queued_ids). */
     int (*queued_ids)(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
                       size_t *n);
+    /* Connections made again after a failure (NULL: never, as SQLite). */
+    uint64_t (*reconnects)(void *impl);
 };
 
 struct vd_store {

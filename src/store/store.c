@@ -302,6 +302,11 @@ int vd_store_ping(struct vd_store *s)
     return s->ops->ping(s->impl);
 }
 
+uint64_t vd_store_reconnects(struct vd_store *s)
+{
+    return s->ops->reconnects ? s->ops->reconnects(s->impl) : 0;
+}
+
 int vd_store_claim(struct vd_store *s, char id[VD_ID_LEN + 1], int *attempt)
 {
     id[0] = '\0';

@@ -41,6 +41,7 @@
 #include "vd/events.h"
 #include "vd/json.h"
 #include "vd/judge.h"
+#include "vd/lang.h"
 #include "vd/log.h"
 #include "vd/queue.h"
 #include "vd/store.h"
@@ -77,6 +78,7 @@ struct vd_workers {
     pthread_cond_t cv; /* the monitor's sleep; stop wakes it */
     int stopping;
     struct vd_worker_stats st;
+    int64_t started_ms;
 };
 
 static void sleep_ms(int ms)
@@ -205,7 +207,7 @@ static void run_job(struct slot *sl, const struct vd_job *job)
      * what the worker will hold, whatever the caps are today. */
     const struct vd_api_caps caps = {(size_t)16 << 20, (size_t)1 << 30, VD_JUDGE_MAX_TESTS};
     uint64_t t0 = vd_clock_us();
-    int rc, plain = 1, cancelled;
+    int rc, plain = 1, cancelled, released = 0;
 
     memset(&sub, 0, sizeof(sub));
     memset(&ar, 0, sizeof(ar));
@@ -261,8 +263,14 @@ static void run_job(struct slot *sl, const struct vd_job *job)
     if (cancelled) {
         if (stopping(w)) {
             /* Shutdown, not the user: back to the queue for the next start. */
-            if (vd_store_set_status(w->cfg.store, job->id, VD_SUB_QUEUED) == 0)
+            if (vd_store_set_status(w->cfg.store, job->id, VD_SUB_QUEUED) == 0) {
+                if ((rc = vd_queue_release(w->cfg.queue, job)) < 0)
+                    vd_log(VD_LOG_WARN, "worker", "id=%s queue release: %s", job->id,
+                           vd_strerror(rc));
+                else
+                    released = 1;
                 vd_log(VD_LOG_INFO, "worker", "id=%s put back in the queue (shutdown)", job->id);
+            }
         } else {
             pthread_mutex_lock(&w->mu);
             w->st.cancelled++;
@@ -289,7 +297,7 @@ static void run_job(struct slot *sl, const struct vd_job *job)
            job->attempt, sub.lang, vd_verdict_name(res.verdict), secs * 1e3);
     publish_view(w, job->id, NULL, "result", 1);
 done:
-    if ((rc = vd_queue_done(w->cfg.queue, job)) < 0)
+    if (!released && (rc = vd_queue_done(w->cfg.queue, job)) < 0)
         vd_log(VD_LOG_WARN, "worker", "id=%s queue done: %s", job->id, vd_strerror(rc));
     vd_api_judge_request_free(&jr);
     vd_api_request_free(&ar);
@@ -387,6 +395,7 @@ int vd_workers_start(const struct vd_worker_config *cfg, struct vd_workers **out
         return vd_errf(eb, VD_EINVAL, "workers: incomplete configuration");
     struct vd_workers *w = vd_xcalloc(1, sizeof(*w));
     w->cfg = *cfg;
+    w->started_ms = vd_now_ms();
     w->st.threads = cfg->threads;
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&attr);
@@ -479,4 +488,34 @@ void vd_workers_stats(struct vd_workers *w, struct vd_worker_stats *out)
     for (int i = 0; i < w->cfg.threads; i++)
         out->running += w->slots[i].active;
     pthread_mutex_unlock(&w->mu);
+}
+
+/* The pool as GET /api/v1/workers and the registry show it. */
+json_t *vd_workers_describe(struct vd_workers *w, const char *node)
+{
+    struct vd_worker_stats st;
+    struct vd_queue_stats qs;
+    char host[64] = "";
+    json_t *langs = json_array(), *verdicts = json_object();
+
+    vd_workers_stats(w, &st);
+    vd_queue_stats(w->cfg.queue, &qs);
+    gethostname(host, sizeof(host) - 1);
+    for (size_t i = 0; w->cfg.langs && i < vd_langs_count(w->cfg.langs); i++) {
+        const struct vd_lang *l = vd_langs_at(w->cfg.langs, i);
+        if (l->available)
+            json_array_append_new(langs, json_string(l->id));
+    }
+    for (int v = 0; v < VD_WORKER_VERDICTS; v++)
+        if (st.by_verdict[v])
+            json_object_set_new(verdicts, vd_verdict_name((enum vd_verdict)v),
+                                json_integer((json_int_t)st.by_verdict[v]));
+    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:f, s:I, s:I, s:o, s:I, s:I, s:o, s:I}",
+                     "name", node, "host", host, "pid", (json_int_t)getpid(), "started_ms",
+                     (json_int_t)w->started_ms, "slots", st.threads, "running", st.running,
+                     "load", st.threads ? (double)st.running / st.threads : 0.0, "finished",
+                     (json_int_t)st.finished, "cancelled", (json_int_t)st.cancelled, "verdicts",
+                     verdicts, "reclaimed", (json_int_t)qs.reclaimed, "queue_reconnects",
+                     (json_int_t)qs.reconnects, "languages", langs, "seen_ms",
+                     (json_int_t)vd_now_ms());
 }

@@ -34,7 +34,7 @@ static void tq_open(struct tq *t)
     snprintf(t->path, sizeof(t->path), "%s/verdict.db", t->dir);
     if (vd_store_open(t->path, &t->s, &eb) < 0)
         FAIL("vd_store_open: %s", eb.msg);
-    if (vd_queue_open(NULL, t->s, &t->q, &eb) < 0)
+    if (vd_queue_open(NULL, t->s, NULL, &t->q, &eb) < 0)
         FAIL("vd_queue_open: %s", eb.msg);
 }
 
@@ -50,7 +50,7 @@ static void tq_shut(struct tq *t)
 static void tq_reopen(struct tq *t)
 {
     struct vd_errbuf eb = {""};
-    if (vd_store_open(t->path, &t->s, &eb) < 0 || vd_queue_open(NULL, t->s, &t->q, &eb) < 0)
+    if (vd_store_open(t->path, &t->s, &eb) < 0 || vd_queue_open(NULL, t->s, NULL, &t->q, &eb) < 0)
         FAIL("reopen: %s", eb.msg);
 }
 
@@ -246,7 +246,7 @@ TEST_IMPL(queue_concurrent_claimers_never_share_a_job)
     /* Two handles on one file, as a server and a worker process have: half
      * the claimers on each, so both threads and connections compete. */
     ASSERT_OK(vd_store_open(t.path, &s2, &eb));
-    ASSERT_OK(vd_queue_open("", s2, &q2, &eb));
+    ASSERT_OK(vd_queue_open("", s2, NULL, &q2, &eb));
     for (int i = 0; i < CLAIMERS; i++) {
         c[i].q = i % 2 ? q2 : t.q;
         c[i].got = got[i];
@@ -364,15 +364,21 @@ TEST_IMPL(queue_open_urls)
     struct vd_queue *q = NULL;
     struct vd_errbuf eb = {""};
     tq_open(&t);
-    ASSERT_ERR(vd_queue_open("redis://localhost:6379", t.s, &q, &eb), VD_EINVAL);
+    /* Redis URLs go to queue_redis.c (tested in test_queue_redis.c): here
+     * only that a bad one fails with a sentence, and a closed port fast. */
+    ASSERT_ERR(vd_queue_open("rediss://localhost:6379", t.s, NULL, &q, &eb), VD_EINVAL);
     ASSERT_NULL(q);
-    ASSERT_STR_CONTAINS(eb.msg, "Redis");
+    ASSERT_STR_CONTAINS(eb.msg, "TLS");
     eb.msg[0] = '\0';
-    ASSERT_ERR(vd_queue_open("amqp://x", t.s, &q, &eb), VD_EINVAL);
+    ASSERT_ERR(vd_queue_open("redis://127.0.0.1:1", t.s, NULL, &q, &eb), -EIO);
+    ASSERT_NULL(q);
+    ASSERT_STR_CONTAINS(eb.msg, "127.0.0.1:1");
+    eb.msg[0] = '\0';
+    ASSERT_ERR(vd_queue_open("amqp://x", t.s, NULL, &q, &eb), VD_EINVAL);
     ASSERT_STR_CONTAINS(eb.msg, "unknown scheme");
     eb.msg[0] = '\0';
-    ASSERT_ERR(vd_queue_open("", NULL, &q, &eb), VD_EINVAL);
-    ASSERT_OK(vd_queue_open("", t.s, &q, &eb));
+    ASSERT_ERR(vd_queue_open("", NULL, NULL, &q, &eb), VD_EINVAL);
+    ASSERT_OK(vd_queue_open("", t.s, NULL, &q, &eb));
     vd_queue_close(q);
     vd_queue_close(NULL);
     tq_close(&t);
@@ -385,7 +391,7 @@ static void claim_and_hang(const char *path, int fd)
     struct vd_store *s = NULL;
     struct vd_queue *q = NULL;
     struct vd_job job;
-    if (vd_store_open(path, &s, NULL) < 0 || vd_queue_open(NULL, s, &q, NULL) < 0)
+    if (vd_store_open(path, &s, NULL) < 0 || vd_queue_open(NULL, s, NULL, &q, NULL) < 0)
         _exit(2);
     if (vd_queue_claim(q, 5000, &job) < 0)
         _exit(3);

@@ -60,7 +60,7 @@ struct wt {
         ASSERT_OK(vd_judge_new((t).sb, &jc_, &(t).j, &we_));                           \
         snprintf(p_, sizeof(p_), "sqlite:%s/v.db", (t).dir);                           \
         ASSERT_OK(vd_store_open(p_, &(t).store, &we_));                                \
-        ASSERT_OK(vd_queue_open(NULL, (t).store, &(t).q, &we_));                       \
+        ASSERT_OK(vd_queue_open(NULL, (t).store, NULL, &(t).q, &we_));                       \
         (t).ev = vd_events_new();                                                      \
         struct vd_worker_config wc_ = {2, (t).store, (t).q, (t).j, (t).langs, (t).ev}; \
         ASSERT_OK(vd_workers_start(&wc_, &(t).w, &we_));                               \
