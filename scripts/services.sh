@@ -16,7 +16,8 @@
 #   status         exit 0 when both answer
 #
 # State lives under $VERDICT_SERVICES_DIR (default /var/tmp/verdict-services):
-# redis/ (append-only file, fsync every write) and pg/ (a cluster made by
+# redis/ (append-only file, fsync every write; 4096 databases, so that each
+# test server can have one of its own) and pg/ (a cluster made by
 # initdb, owned by the postgres user, since PostgreSQL refuses to run as
 # root). Ports: $VERDICT_REDIS_PORT (6390) and $VERDICT_PG_PORT (5439),
 # chosen apart from the defaults so that a system instance is left alone.
@@ -60,7 +61,7 @@ start_redis() {
     redis_up && return 0
     mkdir -p "$DIR/redis"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
-        --appendonly yes --appendfsync always --save '' --daemonize yes \
+        --appendonly yes --appendfsync always --save '' --databases 4096 --daemonize yes \
         --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" >/dev/null
     wait_for redis_up
 }
