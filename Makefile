@@ -150,8 +150,10 @@ test:
 
 check: test
 
+# The Redis and PostgreSQL tests run against the private services
+# (scripts/services.sh); without them they skip, saying so.
 unit test-unit-run: $(TEST_UNIT)
-	$(Q)$(TEST_UNIT)
+	$(Q)eval "$$(bash scripts/services.sh test-env)"; $(TEST_UNIT)
 
 bench:
 	$(Q)bash scripts/deps.sh build bench

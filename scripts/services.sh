@@ -2,7 +2,7 @@
 # services.sh - private redis-server and PostgreSQL instances for tests and
 # benchmarks, on loopback, so that nothing depends on the machine's own.
 #
-# Usage: scripts/services.sh start|stop|restart-redis|restart-pg|kill-redis|env|status
+# Usage: scripts/services.sh start|stop|restart-redis|restart-pg|kill-redis|env|test-env|status
 #
 #   start          installs the Debian packages (scripts/deps.sh services),
 #                  starts both if they are not running, waits until they
@@ -13,6 +13,9 @@
 #   restart-pg     the same for PostgreSQL (a fast shutdown)
 #   kill-redis     kill -9 of redis-server, then a new start
 #   env            prints REDIS_URL=... and DATABASE_URL=... for eval
+#   test-env       starts them (as root) and prints export lines of
+#                  VERDICT_TEST_REDIS_URL and VERDICT_TEST_DATABASE_URL for
+#                  the unit tests (nothing for a service that is not up)
 #   status         exit 0 when both answer
 #
 # State lives under $VERDICT_SERVICES_DIR (default /var/tmp/verdict-services):
@@ -128,6 +131,18 @@ restart-pg)
     start_pg
     ;;
 env) print_env ;;
+test-env)
+    # For the unit tests: export lines naming the services, after starting
+    # them when root; nothing when they cannot be had (the tests that need
+    # them then skip, saying so).
+    if [ "$(id -u)" -eq 0 ]; then
+        "$0" start >&2 || exit 0
+    fi
+    if redis_up; then echo "export VERDICT_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT"; fi
+    if pg_up; then
+        echo "export VERDICT_TEST_DATABASE_URL=postgres://verdict@127.0.0.1:$PG_PORT/verdict"
+    fi
+    ;;
 status) redis_up && pg_up ;;
 *)
     sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'

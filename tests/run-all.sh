@@ -61,6 +61,8 @@ run_suite() {
 }
 
 if [ -x "$build/test-unit" ]; then
+    # The Redis and PostgreSQL unit tests need the private services.
+    eval "$(bash scripts/services.sh test-env 2>/dev/null)"
     run_suite unit "$build/test-unit"
 else
     report+=("unit     missing: $build/test-unit was not built (counted as 1 failure)")

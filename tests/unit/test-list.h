@@ -189,6 +189,27 @@ TEST_ENTRY(queue_wake_all_releases_waiters)
 TEST_ENTRY(queue_open_urls)
 TEST_ENTRY(queue_recovers_the_job_of_a_killed_worker)
 
+/* test_redis.c */
+TEST_ENTRY(redis_bad_urls_are_refused_with_a_sentence)
+TEST_ENTRY(redis_command_survives_a_killed_connection)
+TEST_ENTRY(redis_subscriber_subscribes_again_after_a_kill)
+
+/* test_cluster.c */
+TEST_ENTRY(cluster_buckets_are_shared_by_nodes)
+TEST_ENTRY(cluster_signature_seen_once_across_nodes)
+TEST_ENTRY(cluster_events_reach_the_other_node)
+
+/* test_queue_redis.c */
+TEST_ENTRY(queue_redis_round_trip)
+TEST_ENTRY(queue_redis_duplicate_entry_is_skipped)
+TEST_ENTRY(queue_redis_takeover_after_the_lease)
+TEST_ENTRY(queue_redis_live_lease_is_renewed)
+TEST_ENTRY(queue_redis_sweep_pushes_a_job_without_entry)
+TEST_ENTRY(queue_redis_skips_cancelled_and_deleted_jobs)
+TEST_ENTRY(queue_redis_release_puts_the_job_back)
+TEST_ENTRY(queue_redis_wake_all_ends_a_blocked_claim)
+TEST_ENTRY(queue_redis_consumers_never_share_a_job)
+
 /* test_events.c */
 TEST_ENTRY(events_late_subscriber_reads_from_the_start)
 TEST_ENTRY(events_channel_of_a_subscriber_alone_goes_with_it)
