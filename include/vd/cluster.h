@@ -18,6 +18,7 @@
  *                   JSON record per process that expires unless renewed)
  *   verdict:rl:TIER|WHO                a token bucket (a Lua script)
  *   verdict:sig:HEX                    a signature seen (SET NX PX)
+ *   verdict:lock:NAME                  a lock (SET NX PX, released by token)
  *
  * Errors: 0 or a negative code (-EIO: Redis is unreachable). Thread-safe.
  */
@@ -66,5 +67,13 @@ int vd_cluster_take(struct vd_cluster *c, const char *who, const struct vd_auth_
                     double cost, struct vd_auth_take *out) VD_MUST_CHECK;
 /* 0 the first time sig is seen (remembered for ttl_ms), VD_EAUTH after. */
 int vd_cluster_seen(struct vd_cluster *c, const char *sig, int64_t ttl_ms) VD_MUST_CHECK;
+
+/* A lock shared by every node, held up to ttl_ms (it expires should its
+ * holder die): 0 with token set once held, waiting up to wait_ms;
+ * VD_ETIMEDOUT when another holder kept it. Release with the same token. */
+#define VD_CLUSTER_TOKEN_LEN 32
+int vd_cluster_lock(struct vd_cluster *c, const char *name, int ttl_ms, int wait_ms,
+                    char token[VD_CLUSTER_TOKEN_LEN + 1]) VD_MUST_CHECK;
+void vd_cluster_unlock(struct vd_cluster *c, const char *name, const char *token);
 
 #endif /* VD_CLUSTER_H */

@@ -109,8 +109,14 @@ int vd__api_charge(struct vd__call *call, double cost, struct vd_http_response *
 int vd__api_check_active(struct vd__call *call, size_t adding, struct vd_http_response *res);
 /* The RateLimit-* headers of the caller's bucket as it stands. */
 void vd__api_rate_headers(struct vd__call *call, struct vd_http_response *res);
-/* The lock of owner's stripe of owner_mu. */
-pthread_mutex_t *vd__api_owner_lock(struct vd_api *a, const char *owner);
+/* Held from the cap's count to the INSERT: owner's stripe of owner_mu in
+ * this process, and with Redis a lock of the owner's across API nodes. */
+struct vd__owner_hold {
+    pthread_mutex_t *mu;
+    char token[33]; /* "" when no cluster lock is held */
+};
+void vd__api_owner_enter(struct vd__call *call, struct vd__owner_hold *h);
+void vd__api_owner_leave(struct vd__call *call, struct vd__owner_hold *h);
 /* For one item of a batch: a token, and room under the cap when it is to
  * run. 0, or -1 with the refusal (429) in *e; nothing is answered. */
 int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *e);

@@ -196,9 +196,38 @@ int vd__api_limit_item(struct vd__call *call, int execute, struct vd_api_error *
     return 0;
 }
 
-pthread_mutex_t *vd__api_owner_lock(struct vd_api *a, const char *owner)
+#define OWNER_LOCK_TTL_MS 5000
+#define OWNER_LOCK_WAIT_MS 2000
+
+void vd__api_owner_enter(struct vd__call *call, struct vd__owner_hold *h)
 {
-    return &a->owner_mu[vd_hash_str(owner) % (sizeof(a->owner_mu) / sizeof(a->owner_mu[0]))];
+    struct vd_api *a = call->a;
+    const struct vd_auth_tier *t = vd__api_tier(a, call->who.tier);
+    h->mu = &a->owner_mu[vd_hash_str(call->who.owner) % (sizeof(a->owner_mu) /
+                                                         sizeof(a->owner_mu[0]))];
+    h->token[0] = '\0';
+    pthread_mutex_lock(h->mu);
+    /* Only a tier with a cap has a count to protect. Should Redis fail or
+     * the lock stay taken (a node died holding it), the submission goes on
+     * under this node's lock alone: the cap is then per node for a moment,
+     * which is better than refusing work. */
+    if (a->c.cluster && t->active > 0) {
+        char name[80];
+        snprintf(name, sizeof(name), "owner:%s", call->who.owner);
+        if (vd_cluster_lock(a->c.cluster, name, OWNER_LOCK_TTL_MS, OWNER_LOCK_WAIT_MS,
+                            h->token) < 0)
+            h->token[0] = '\0';
+    }
+}
+
+void vd__api_owner_leave(struct vd__call *call, struct vd__owner_hold *h)
+{
+    if (h->token[0]) {
+        char name[80];
+        snprintf(name, sizeof(name), "owner:%s", call->who.owner);
+        vd_cluster_unlock(call->a->c.cluster, name, h->token);
+    }
+    pthread_mutex_unlock(h->mu);
 }
 
 int vd__api_owns(const struct vd__call *call, const char *owner)

@@ -347,12 +347,12 @@ int vd__api_submit(struct vd__call *call, const struct vd_api_request *r, const 
      * one to run now counts against the cap on live ones. */
     if (vd__api_charge(call, 1, res) < 0)
         return -1;
-    pthread_mutex_t *mu = vd__api_owner_lock(call->a, call->who.owner);
-    pthread_mutex_lock(mu);
+    struct vd__owner_hold hold;
+    vd__api_owner_enter(call, &hold);
     int rc = r->execute ? vd__api_check_active(call, 1, res) : 0;
     if (rc == 0 && (rc = accept(call, r, session_id, id, &e)) < 0)
         refuse(res, &e);
-    pthread_mutex_unlock(mu);
+    vd__api_owner_leave(call, &hold);
     return rc < 0 ? -1 : 0;
 }
 
@@ -401,10 +401,10 @@ static json_t *item_error(const struct vd_api_error *e, size_t i)
 static int limited_accept(struct vd__call *call, const struct vd_api_request *r,
                           char id[VD_ID_LEN + 1], struct vd_api_error *e)
 {
-    pthread_mutex_t *mu = vd__api_owner_lock(call->a, call->who.owner);
-    pthread_mutex_lock(mu);
+    struct vd__owner_hold hold;
+    vd__api_owner_enter(call, &hold);
     int rc = vd__api_limit_item(call, r->execute, e) < 0 ? -1 : accept(call, r, NULL, id, e);
-    pthread_mutex_unlock(mu);
+    vd__api_owner_leave(call, &hold);
     return rc;
 }
 

@@ -384,3 +384,45 @@ int vd_cluster_seen(struct vd_cluster *c, const char *sig, int64_t ttl_ms)
         freeReplyObject(rep);
     return rc;
 }
+
+/* ---- locks ------------------------------------------------------------------ */
+
+/* Deletes the lock only if it is still ours: one that expired and was taken
+ * by another node meanwhile is left to that node. */
+static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                 "  return redis.call('DEL', KEYS[1])\n"
+                                 "end\n"
+                                 "return 0\n";
+
+int vd_cluster_lock(struct vd_cluster *c, const char *name, int ttl_ms, int wait_ms,
+                    char token[VD_CLUSTER_TOKEN_LEN + 1])
+{
+    int64_t until = (int64_t)(vd_clock_us() / 1000) + wait_ms;
+    int pause_ms = 2;
+
+    vd_auth_random_hex(token, VD_CLUSTER_TOKEN_LEN / 2);
+    for (;;) {
+        redisReply *rep = NULL;
+        int rc = vd_redis_cmd(c->r, &rep, "SET verdict:lock:%s %s NX PX %d", name, token, ttl_ms);
+        int got = rc == 0 && rep->type == REDIS_REPLY_STATUS;
+        if (rep)
+            freeReplyObject(rep);
+        if (rc < 0)
+            return rc;
+        if (got)
+            return 0;
+        if ((int64_t)(vd_clock_us() / 1000) >= until)
+            return VD_ETIMEDOUT;
+        struct timespec ts = {0, pause_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        pause_ms = pause_ms < 32 ? pause_ms * 2 : 32;
+    }
+}
+
+void vd_cluster_unlock(struct vd_cluster *c, const char *name, const char *token)
+{
+    char key[200];
+    snprintf(key, sizeof(key), "verdict:lock:%s", name);
+    if (vd_redis_cmd(c->r, NULL, "EVAL %s 1 %s %s", unlock_lua, key, token) < 0)
+        vd_log(VD_LOG_WARN, "cluster", "lock %s: not released (it expires by itself)", name);
+}

@@ -198,6 +198,7 @@ TEST_ENTRY(redis_subscriber_subscribes_again_after_a_kill)
 TEST_ENTRY(cluster_buckets_are_shared_by_nodes)
 TEST_ENTRY(cluster_signature_seen_once_across_nodes)
 TEST_ENTRY(cluster_events_reach_the_other_node)
+TEST_ENTRY(cluster_lock_is_exclusive_and_expires)
 
 /* test_queue_redis.c */
 TEST_ENTRY(queue_redis_round_trip)

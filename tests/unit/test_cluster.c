@@ -1,8 +1,9 @@
 /*
  * test_cluster.c - src/cluster/cluster.c over a real redis-server, with two
  * cluster handles standing for two API nodes: a token bucket both drain, a
- * signature refused on the node that did not see it first, and event frames
- * published on one node's hub arriving on the other's.
+ * signature refused on the node that did not see it first, event frames
+ * published on one node's hub arriving on the other's, and a lock that one
+ * node holds at a time and that expires when its holder dies.
  *
  * Against VERDICT_TEST_REDIS_URL (database 4093); skipped without it. The
  * registry and cancels need a worker pool and are covered by the
@@ -129,5 +130,30 @@ TEST_IMPL(cluster_events_reach_the_other_node)
     vd_cluster_close(b);
     vd_events_free(ha);
     vd_events_free(hb);
+    return TEST_OK;
+}
+
+TEST_IMPL(cluster_lock_is_exclusive_and_expires)
+{
+    char buf[300];
+    const char *url = test_url(buf, sizeof(buf));
+    struct vd_cluster *a = NULL, *b = NULL;
+    char ta[VD_CLUSTER_TOKEN_LEN + 1], tb[VD_CLUSTER_TOKEN_LEN + 1];
+    OPEN_TWO(url, a, b);
+
+    ASSERT_OK(vd_cluster_lock(a, "owner:u1", 5000, 0, ta));
+    ASSERT_ERR(vd_cluster_lock(b, "owner:u1", 5000, 100, tb), VD_ETIMEDOUT);
+    ASSERT_OK(vd_cluster_lock(b, "owner:u2", 5000, 0, tb)); /* another name */
+    vd_cluster_unlock(b, "owner:u2", tb);
+    /* A release with someone else's token leaves the lock to its holder. */
+    vd_cluster_unlock(b, "owner:u1", "not-the-token");
+    ASSERT_ERR(vd_cluster_lock(b, "owner:u1", 5000, 50, tb), VD_ETIMEDOUT);
+    vd_cluster_unlock(a, "owner:u1", ta);
+    ASSERT_OK(vd_cluster_lock(b, "owner:u1", 300, 0, tb));
+    /* b "dies" holding it: it expires after its time to live. */
+    ASSERT_OK(vd_cluster_lock(a, "owner:u1", 5000, 2000, ta));
+    vd_cluster_unlock(a, "owner:u1", ta);
+    vd_cluster_close(a);
+    vd_cluster_close(b);
     return TEST_OK;
 }
