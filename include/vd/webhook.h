@@ -29,6 +29,11 @@ struct vd_webhook_config {
     /* The secret that signs the webhooks of what owner owns, into out. */
     void (*secret_for)(void *arg, const char *owner, char *out, size_t cap);
     void *secret_arg;
+    /* Several dispatchers on one store (API nodes): 1 when this one may
+     * make attempt `attempt` of id's delivery, 0 when another does. NULL:
+     * this dispatcher is the only one. */
+    int (*claim)(void *arg, const char *id, int attempt);
+    void *claim_arg;
 };
 
 struct vd_webhooks;

@@ -421,6 +421,19 @@ static void webhook_secret(void *arg, const char *owner, char *out, size_t cap)
     vd_api_webhook_secret(arg, owner, out, cap);
 }
 
+/* One API node makes each delivery attempt: the first to take its lock,
+ * which outlives the attempt and is never released (the next attempt has
+ * a lock of its own). Should Redis fail, this node makes it: at least
+ * once, as without Redis. */
+static int webhook_claim(void *arg, const char *id, int attempt)
+{
+    struct node *n = arg;
+    char name[96], token[VD_CLUSTER_TOKEN_LEN + 1];
+    snprintf(name, sizeof(name), "webhook:%s:%d", id, attempt);
+    int rc = vd_cluster_lock(n->cluster, name, (int)n->cfg.webhook_timeout_ms + 60000, 0, token);
+    return rc != VD_ETIMEDOUT;
+}
+
 /* Blocks until SIGINT or SIGTERM. */
 static void wait_for_signal(void)
 {
@@ -500,6 +513,8 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
             .allow_private = n.cfg.webhook_allow_private,
             .secret_for = webhook_secret,
             .secret_arg = n.api,
+            .claim = n.cluster ? webhook_claim : NULL,
+            .claim_arg = &n,
         };
         if ((rc = vd_webhooks_start(&whc, &n.webhooks, &eb)) < 0)
             goto fail;

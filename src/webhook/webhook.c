@@ -11,7 +11,9 @@
  * delivered on a 2xx, else pending again with the next attempt due after
  * an exponential backoff with jitter, or failed after max_attempts. The
  * store refuses to record one attempt twice, so even two dispatchers on one
- * database never count an attempt twice; a crash between the POST and the
+ * database never count an attempt twice, and with a claim function (API
+ * nodes sharing Redis) only one of them makes each attempt; a crash between
+ * the POST and the
  * record means that attempt is made again (at least once, never lost; the
  * X-Verdict-Delivery id lets a receiver drop the duplicate).
  *
@@ -177,6 +179,8 @@ static void deliver(struct vd_webhooks *w, const char *id)
         !sub.webhook_url)
         goto out; /* deleted, re-run or delivered meanwhile */
     int attempt = sub.webhook_attempts + 1;
+    if (w->cfg.claim && !w->cfg.claim(w->cfg.claim_arg, id, attempt))
+        goto out; /* another API node makes this attempt */
     if (sub.webhook_delivery[0])
         memcpy(delivery, sub.webhook_delivery, sizeof(delivery));
     else
