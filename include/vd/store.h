@@ -1,10 +1,13 @@
 /*
- * store.h - where submissions live: SQLite by default, PostgreSQL later.
+ * store.h - where submissions live: SQLite by default, PostgreSQL for
+ * several nodes.
  *
  * The API server creates submissions and reads them; workers mark them
  * running and store results. A backend is a table of operations (struct
  * vd__store_ops in src/store/store-int.h); vd_store_open() picks it from the
- * URL: "sqlite:PATH" (or a plain path), later "postgres://...".
+ * URL: "sqlite:PATH" (or a plain path), or "postgres://..." (also
+ * "postgresql://...", libpq's URL, plus pool=N: the most connections this
+ * process keeps, 8 by default). Both backends answer every call alike.
  *
  * Ids are UUIDv7 text (time-ordered, 36 characters), so listing newest
  * first is an index scan and ids never collide across nodes.
@@ -114,7 +117,8 @@ int vd_store_delete(struct vd_store *s, const char *id) VD_MUST_CHECK;
 int vd_store_sweep(struct vd_store *s, int64_t finished_before_ms, uint64_t *deleted) VD_MUST_CHECK;
 int vd_store_counts(struct vd_store *s, struct vd_store_counts *out) VD_MUST_CHECK;
 int vd_store_ping(struct vd_store *s) VD_MUST_CHECK;
-/* Connections to the database made again after a failure (for /metrics). */
+/* Connections to the database found broken and made again since open (for
+ * /metrics); always 0 for SQLite, whose file needs no connection. */
 uint64_t vd_store_reconnects(struct vd_store *s);
 
 /* A session's runs, newest first (as vd_store_list). */

@@ -5,8 +5,8 @@
  * ConnectionType); store.c picks the backend from the URL and forwards every
  * vd_store_* call through the table. Each operation receives the backend's
  * own state (impl) and has the contract of the public call of the same name
- * in vd/store.h, so a second backend (PostgreSQL) is a second table and no
- * caller changes.
+ * in vd/store.h, so the second backend (PostgreSQL, store_pg.c) is a second
+ * table and no caller changes.
  *
  * The last three operations serve the embedded queue (src/queue/
  * queue_store.c, through vd_store_claim() and friends): in that queue a
@@ -21,7 +21,8 @@
 #include "vd/store.h"
 
 struct vd__store_ops {
-    /* target: the URL with the scheme removed (for SQLite, a file path). */
+    /* target: for SQLite the URL with the scheme removed (a file path), for
+     * PostgreSQL the whole URL. */
     int (*open)(const char *target, void **impl, struct vd_errbuf *eb);
     void (*close)(void *impl); /* every borrowed resource is back by then */
 
@@ -76,7 +77,8 @@ struct vd__store_ops {
     /* Redis queue's sweep (vd_store_queued_ids). */
     int (*queued_ids)(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
                       size_t *n);
-    /* Connections made again after a failure (NULL: never, as SQLite). */
+    /* Optional (NULL reads as 0): connections found broken and replaced
+     * since open (vd_store_reconnects). SQLite's answer is always 0. */
     uint64_t (*reconnects)(void *impl);
 };
 
@@ -88,15 +90,17 @@ struct vd_store {
 extern const struct vd__store_ops vd__store_sqlite_ops;
 extern const struct vd__store_ops vd__store_pg_ops;
 
-/* One schema migration of the SQLite backend: the text that runs, and the
- * file under src/store/migrations/ that is its readable copy (the unit test
- * keeps the two identical). The list ends with a NULL sql. */
+/* One schema migration of a SQL backend: the text that runs, and the file
+ * under src/store/migrations/ that is its readable copy (the unit test keeps
+ * the two identical). The list ends with a NULL sql. SQLite's files are
+ * NNN_name.sql, PostgreSQL's pg/NNN_name.sql, under the same versions. */
 struct vd__store_migration {
     int version;
     const char *file;
     const char *sql;
 };
 extern const struct vd__store_migration vd__store_sqlite_migrations[];
+extern const struct vd__store_migration vd__store_pg_migrations[];
 
 /* The largest verdict text a submission holds (its verdict[] minus the NUL). */
 #define VD__STORE_VERDICT_MAX (sizeof(((struct vd_submission *)0)->verdict) - 1)

@@ -2,12 +2,14 @@
  * store.c - the front of the store: picks a backend, forwards every call.
  *
  * Theory of operation. vd_store_open() reads the scheme of the database URL
- * ("sqlite:PATH", "sqlite://PATH" or a plain path; "postgres://..." later)
- * and opens the matching backend, a table of operations (store-int.h). Every
- * other vd_store_* call checks its arguments here, once for all backends,
- * and forwards through the table. The backend owns the threading: the
- * handle is shared by every thread of the process (API connections and
- * worker threads alike), and each operation is safe to call concurrently.
+ * ("sqlite:PATH", "sqlite://PATH" or a plain path: store_sqlite.c;
+ * "postgres://..." or "postgresql://...": store_pg.c, for several nodes on
+ * one database) and opens the matching backend, a table of operations
+ * (store-int.h). Every other vd_store_* call checks its arguments here, once
+ * for all backends, and forwards through the table. The backend owns the
+ * threading: the handle is shared by every thread of the process (API
+ * connections and worker threads alike), and each operation is safe to call
+ * concurrently.
  *
  * Also here, because every backend and the API need them alike: submission
  * ids (UUIDv7), the wall clock in milliseconds, status names and freeing a
@@ -32,8 +34,6 @@
 
 #include "store-int.h"
 #include "vd/alloc.h"
-
-#define SCHEME_POSTGRES_MSG "PostgreSQL arrives with the scale-out issue"
 
 /* ---- ids, time, names ---------------------------------------------------- */
 
@@ -136,14 +136,18 @@ static int has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Finds the backend for url and the part of it the backend opens. A string
- * with no "scheme:" we know is a path: paths may hold colons, and a typo in
- * a scheme ("sqlte://x") is caught because it has "://". */
+/* Finds the backend for url and the part of it the backend opens: for
+ * PostgreSQL the whole URL, which libpq reads. A string with no "scheme:" we
+ * know is a path: paths may hold colons, and a typo in a scheme
+ * ("sqlte://x") is caught because it has "://". */
 static int pick_backend(const char *url, const struct vd__store_ops **ops, const char **target,
                         struct vd_errbuf *eb)
 {
-    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
-        return vd_errf(eb, VD_EINVAL, "database URL %s: " SCHEME_POSTGRES_MSG, url);
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
+        *ops = &vd__store_pg_ops;
+        *target = url;
+        return 0;
+    }
     *ops = &vd__store_sqlite_ops;
     if (has_prefix(url, "sqlite://"))
         *target = url + strlen("sqlite://");
@@ -151,7 +155,9 @@ static int pick_backend(const char *url, const struct vd__store_ops **ops, const
         *target = url + strlen("sqlite:");
     else if (strstr(url, "://"))
         return vd_errf(eb, VD_EINVAL,
-                       "database URL %s: unknown scheme (use sqlite:PATH or a plain path)", url);
+                       "database URL %s: unknown scheme (use sqlite:PATH, a plain path or "
+                       "postgres://...)",
+                       url);
     else
         *target = url;
     if (!**target)

@@ -1597,6 +1597,13 @@ static int sq_signature_seen(void *impl, const char *sig, int64_t expires_ms, in
     return rc;
 }
 
+/* A file has no connection to lose: nothing is ever made again. */
+static uint64_t sq_reconnects(void *impl)
+{
+    (void)impl;
+    return 0;
+}
+
 const struct vd__store_ops vd__store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
@@ -1633,4 +1640,5 @@ const struct vd__store_ops vd__store_sqlite_ops = {
     .session_list = sq_session_list,
     .signature_seen = sq_signature_seen,
     .queued_ids = sq_queued_ids,
+    .reconnects = sq_reconnects,
 };

@@ -397,7 +397,7 @@ TEST_IMPL(queue_redis_consumers_never_share_a_job)
     static char all[JOBS][VD_ID_LEN + 1], got[JOBS][VD_ID_LEN + 1];
     pthread_t th[CLAIMERS];
     struct tr t;
-    char name[8];
+    char name[16];
     size_t n = 0;
     TR_OPEN(&t);
 
