@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "vd/auth.h"
 #include "vd/config.h"
+#include "vd/log.h"
 
 #define FIRST_UID 60000u
 #define SLOT_SCAN 256
@@ -178,8 +179,18 @@ int vd_cmd_master_secret(const struct vd_config *c, unsigned char *out, size_t c
         snprintf(path, sizeof(path), "%s", c->secret_file);
     } else {
         char dir[PATH_MAX - 8];
-        if (vd_cmd_db_dir(c->database_url, dir, sizeof(dir)) < 0)
+        if (vd_cmd_db_dir(c->database_url, dir, sizeof(dir)) < 0) {
+            /* Not a SQLite file (PostgreSQL): the host's state directory.
+             * Nodes on other hosts would each make their own secret, and
+             * keys and tokens made on one would fail on the others. */
             snprintf(dir, sizeof(dir), "/var/lib/verdict");
+            vd_cmd_make_parents(dir);
+            (void)mkdir(dir, 0750);
+            vd_log(VD_LOG_WARN, "secret",
+                   "api_secret is not set: the master secret is %s/secret on this host; "
+                   "API nodes on several hosts must share one API_SECRET",
+                   dir);
+        }
         snprintf(path, sizeof(path), "%s/secret", dir);
     }
     return secret_file(path, out, cap, len, eb);
