@@ -2,6 +2,8 @@
 #
 #   make / make all      build/verdict and build/test-unit
 #   make test            install missing packages (when root), build, run every suite
+#                        (the integration suite twice: embedded, then on the
+#                        Redis and PostgreSQL of scripts/services.sh)
 #   make check           the same as make test, for now
 #   make unit            build and run the unit tests only
 #   make bench           install missing packages, build, run bench/run.sh $(BENCH_ARGS)
@@ -143,7 +145,7 @@ deps:
 # The sub-make runs after deps.sh so that a fresh machine has a compiler and
 # pkg-config by the time anything is compiled.
 test:
-	$(Q)bash scripts/deps.sh build tests
+	$(Q)bash scripts/deps.sh build tests services
 	$(Q)bash scripts/langs-install.sh --core
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run-all.sh $(BUILD)

@@ -7,6 +7,8 @@
 #   unit      BUILD_DIR/test-unit
 #   sandbox   tests/sandbox/run.sh BUILD_DIR/verdict   (when the script exists)
 #   integration tests/integration/run.sh BUILD_DIR/verdict  (the HTTP API)
+#   scale     tests/integration/run.sh BUILD_DIR/verdict --backend scale
+#             (the same on Redis and PostgreSQL, and the multi-node suite)
 #   langs     tests/langs/run.sh BUILD_DIR/verdict     (every installed language)
 #
 # Each suite prints its own lines and ends with a line
@@ -80,9 +82,12 @@ else
     report+=("sandbox  not present yet (tests/sandbox/run.sh)")
 fi
 
-# The HTTP API over real loopback sockets: the real verdict serve, SQLite.
+# The HTTP API over real loopback sockets: the real verdict serve, twice:
+# embedded (SQLite, the queue in it), then the scale backend (Redis and
+# PostgreSQL from scripts/services.sh, plus test_scale.py's cluster).
 if [ -f tests/integration/run.sh ]; then
     run_suite integration bash tests/integration/run.sh "$build/verdict"
+    run_suite scale bash tests/integration/run.sh "$build/verdict" --backend scale
 fi
 
 # Every language whose toolchain is installed (CI installs the core ones

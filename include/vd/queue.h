@@ -65,6 +65,12 @@ int vd_queue_release(struct vd_queue *q, const struct vd_job *job) VD_MUST_CHECK
 int vd_queue_depth(struct vd_queue *q, uint64_t *out) VD_MUST_CHECK;
 /* At start: the jobs a dead process was running go back to the queue. */
 int vd_queue_recover(struct vd_queue *q, uint64_t *requeued) VD_MUST_CHECK;
+/* The worker lets go of a job it could not finish (the store kept
+ * failing): the queue forgets that this process holds it, without being
+ * told it is done, so that another worker takes it over after the lease.
+ * The embedded queue has nothing to do: the job stays running in the store
+ * until the next start recovers it. */
+void vd_queue_abandon(struct vd_queue *q, const struct vd_job *job);
 /* Wakes every waiting claim (shutdown). */
 void vd_queue_wake_all(struct vd_queue *q);
 /* Counters since open (all 0 for the embedded queue). */

@@ -220,11 +220,12 @@ int vd_store_signature_seen(struct vd_store *s, const char *sig, int64_t expires
 int vd_store_claim(struct vd_store *s, char id[VD_ID_LEN + 1], int *attempt) VD_MUST_CHECK;
 int vd_store_queued(struct vd_store *s, uint64_t *n) VD_MUST_CHECK;
 int vd_store_requeue_running(struct vd_store *s, uint64_t *n) VD_MUST_CHECK;
-/* For the Redis queue's sweep: up to max ids of submissions queued since
- * before before_ms, oldest first, into ids (*n of them). A queued row whose
- * stream entry was never written (the process died between the two) is
- * found this way and pushed again. */
-int vd_store_queued_ids(struct vd_store *s, int64_t before_ms, size_t max,
+/* For the Redis queue's sweep: up to max ids of submissions queued, or
+ * running, since before before_ms, oldest first (by when they were queued),
+ * into ids (*n of them). A queued row whose stream entry was never written
+ * (the process died between the two), or a running one whose entry is gone
+ * (Redis lost it), is found this way and pushed again. */
+int vd_store_unfinished_ids(struct vd_store *s, int64_t before_ms, size_t max,
                         char (*ids)[VD_ID_LEN + 1], size_t *n) VD_MUST_CHECK;
 
 #endif /* VD_STORE_H */

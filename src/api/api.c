@@ -52,7 +52,7 @@ void vd__api_json(struct vd_http_response *res, int status, json_t *o)
 void vd__api_unavailable(struct vd_http_response *res, const char *what, int rc)
 {
     vd_log(VD_LOG_ERROR, "api", "%s failed: %s", what, vd_strerror(rc));
-    vd_http_error(res, 503, "unavailable", NULL, "the %s is not available right now: %s", what,
+    vd_http_error(res, 503, "unavailable", NULL, "%s is not available right now: %s", what,
                   vd_strerror(rc));
     vd_http_set_header(res, "Retry-After", "1");
 }
@@ -263,7 +263,7 @@ static void get_workers(void *ctx, const struct vd_http_request *req, const char
     (void)req, (void)param;
     json_t *arr = live_workers(a);
     if (!arr) {
-        vd__api_unavailable(res, "redis", -EIO);
+        vd__api_unavailable(res, "Redis", -EIO);
         return;
     }
     int slots = 0, running = 0;

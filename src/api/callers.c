@@ -160,7 +160,7 @@ int vd__api_check_active(struct vd__call *call, size_t adding, struct vd_http_re
     uint64_t n;
     int rc = active_room(call, t, adding, &n);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return -1;
     }
     if (rc)
@@ -273,7 +273,7 @@ static int load_key(struct vd__call *call, const char *id, struct vd_key *k, cha
     if (rc == VD_ENOTFOUND)
         return unauthorized(res, "unknown_key", "no API key %.40s", id);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return -1;
     }
     if (k->revoked_ms)
@@ -345,13 +345,13 @@ static int signed_request(struct vd__call *call, const struct vd_http_request *r
     if (rc == 0 && call->a->c.cluster) {
         rc = vd_cluster_seen(call->a->c.cluster, want, (t + win + 1 - now) * 1000);
         if (rc < 0 && rc != VD_EAUTH) {
-            vd__api_unavailable(res, "redis", rc);
+            vd__api_unavailable(res, "Redis", rc);
             return -1;
         }
     } else if (rc == 0) {
         rc = vd_store_signature_seen(call->a->c.store, want, (t + win + 1) * 1000, now * 1000);
         if (rc < 0 && rc != VD_EAUTH) {
-            vd__api_unavailable(res, "store", rc);
+            vd__api_unavailable(res, "the store", rc);
             return -1;
         }
     }
@@ -623,7 +623,7 @@ VD__HANDLER(vd__api_keys_list)
         return;
     int rc = vd_store_key_list(call->a->c.store, &keys, &n);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return;
     }
     json_t *arr = json_array();
@@ -644,7 +644,7 @@ VD__HANDLER(vd__api_keys_get)
     if (rc == VD_ENOTFOUND)
         vd_http_error(res, 404, "not_found", "id", "no API key %.40s", param);
     else if (rc < 0)
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
     else
         vd__api_json(res, 200, vd_api_key_view(&k));
 }
@@ -662,11 +662,11 @@ VD__HANDLER(vd__api_keys_revoke)
         return;
     }
     if (rc < 0 && rc != VD_EINVAL) { /* VD_EINVAL: revoked already, answer it as it is */
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return;
     }
     if ((rc = vd_store_key_get(call->a->c.store, param, &k)) < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return;
     }
     vd_log(VD_LOG_INFO, "api", "key=%s revoked by %s", k.id, call->who.owner);
@@ -764,7 +764,7 @@ VD__HANDLER(vd__api_register)
         vd_http_error(res, 409, "conflict", by_name ? "username" : "email", "that %s is taken",
                       by_name ? "username" : "email");
     } else if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
     } else {
         vd__api_json(res, 201, user_view(&u));
         vd_log(VD_LOG_INFO, "api", "user=%s registered", u.id);
@@ -839,7 +839,7 @@ VD__HANDLER(vd__api_login)
         goto out;
     int rc = vd_store_user_find(call->a->c.store, login, &u);
     if (rc < 0 && rc != VD_ENOTFOUND) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         goto out;
     }
     if (rc == VD_ENOTFOUND) {
@@ -885,7 +885,7 @@ VD__HANDLER(vd__api_refresh)
     if (rc == VD_ENOTFOUND)
         unauthorized(res, "bad_token", "%s", "that user no longer exists");
     else if (rc < 0)
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
     else
         issue_tokens(call, &u, res);
 out:

@@ -48,7 +48,7 @@ static int load(struct vd__call *call, const char *id, struct vd_session *x,
         return -1;
     }
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return -1;
     }
     return 0;
@@ -125,7 +125,7 @@ VD__HANDLER(vd__api_session_create)
     x.source = (char *)(code ? json_string_value(code) : "");
     int rc = vd_store_session_create(a->c.store, &x);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         goto out;
     }
     vd__api_json(res, 201, session_view(&x));
@@ -149,7 +149,7 @@ VD__HANDLER(vd__api_session_list)
     int rc = vd_store_session_list(call->a->c.store, call->who.owner, (size_t)((page - 1) * limit),
                                    (size_t)limit, &xs, &n, &total);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return;
     }
     json_t *arr = json_array();
@@ -227,7 +227,7 @@ VD__HANDLER(vd__api_session_save)
     }
     if (rc < 0) {
         if (!vd__api_store_failed(res, rc, param))
-            vd__api_unavailable(res, "store", rc);
+            vd__api_unavailable(res, "the store", rc);
         goto out;
     }
     if (load(call, param, &x, res) == 0) {
@@ -341,7 +341,7 @@ VD__HANDLER(vd__api_session_runs)
     int rc = vd_store_list_session(call->a->c.store, param, (size_t)((page - 1) * limit),
                                    (size_t)limit, &subs, &n, &total);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return;
     }
     json_t *arr = json_array();

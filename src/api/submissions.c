@@ -174,7 +174,7 @@ int vd__api_store_failed(struct vd_http_response *res, int rc, const char *id)
     if (rc == VD_ENOTFOUND)
         vd_http_error(res, 404, "not_found", "id", "no submission %.40s", id);
     else if (rc < 0)
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
     return rc < 0;
 }
 
@@ -508,7 +508,7 @@ void vd__api_list(void *ctx, const struct vd_http_request *req, const char *para
     int rc = vd_store_list(a->c.store, owner, (size_t)((page - 1) * limit), (size_t)limit, &subs,
                            &n, &total);
     if (rc < 0) {
-        vd__api_unavailable(res, "store", rc);
+        vd__api_unavailable(res, "the store", rc);
         return;
     }
     json_t *arr = json_array();
@@ -640,7 +640,7 @@ void vd__api_delete(void *ctx, const struct vd_http_request *req, const char *pa
             return;
         }
         if (rc != VD_EINVAL) {
-            vd__api_unavailable(res, "store", rc);
+            vd__api_unavailable(res, "the store", rc);
             return;
         }
         /* It finished meanwhile: delete it, as asked of a finished one. */

@@ -27,6 +27,7 @@ struct vd__queue_ops {
     int (*recover)(void *impl, uint64_t *requeued);
     void (*wake_all)(void *impl);
     int (*release)(void *impl, const struct vd_job *job);
+    void (*abandon)(void *impl, const struct vd_job *job); /* NULL: nothing to do */
     void (*stats)(void *impl, struct vd_queue_stats *out); /* NULL: all 0 */
 };
 

@@ -106,6 +106,12 @@ int vd_queue_release(struct vd_queue *q, const struct vd_job *job)
     return q->ops->release(q->impl, job);
 }
 
+void vd_queue_abandon(struct vd_queue *q, const struct vd_job *job)
+{
+    if (q && job && q->ops->abandon)
+        q->ops->abandon(q->impl, job);
+}
+
 void vd_queue_wake_all(struct vd_queue *q)
 {
     if (q)

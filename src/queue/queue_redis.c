@@ -30,12 +30,16 @@
  * sent twice after a reconnect, or by the sweep) cost one look at the
  * store.
  *
- * The sweep closes the one gap left: a job stored as queued whose entry
- * was never written (the API process died between the INSERT and the
- * XADD, or Redis was down, or lost its last writes). Once per lease, one
- * process (the one that wins SET verdict:sweep NX PX lease) lists the jobs
- * queued for longer than a lease and pushes those with no entry in the
- * stream. recover (at start) runs it at once.
+ * The sweep closes the gaps left: a job stored as queued whose entry was
+ * never written (the API process died between the INSERT and the XADD, or
+ * Redis was down, or lost its last writes), and a running job whose entry
+ * is gone (Redis lost it, or a worker acknowledged it without a result).
+ * Once per lease, one process (the one that wins SET verdict:sweep NX PX
+ * lease) lists the jobs queued or running for longer than a lease and
+ * pushes those with no entry in the stream, marked "take" so that they may
+ * start a job the store says is running (a held entry stays in the stream
+ * until the result is stored, so no live worker holds these). recover (at
+ * start) runs it at once.
  *
  * Cancellation does not pass through the queue: the store says cancelled,
  * and the cluster's pub/sub (or the worker's monitor polling the store)
@@ -248,13 +252,29 @@ static int qr_push(void *impl, const char *id)
     return vd_redis_cmd(q->r, NULL, "XADD %s * id %s", STREAM, id);
 }
 
-/* Acknowledges and deletes an entry: the stream keeps live entries only. */
+/* An entry that may start the job even if the store says running: the
+ * sweep's, for a running job whose entry is gone (its worker lost it). */
+static int push_takeover(struct qr *q, const char *id)
+{
+    return vd_redis_cmd(q->r, NULL, "XADD %s * id %s take 1", STREAM, id);
+}
+
+/* Acknowledges and deletes an entry (the stream keeps live entries only),
+ * unless another consumer holds it now: a worker that was silent past its
+ * lease (stopped, cut off) and comes back must not acknowledge the entry
+ * that the worker which took its job over is running. One script, so the
+ * check and the acknowledgement are one step. */
+static const char forget_lua[] =
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n"
+    "if p[1] and p[1][2] ~= ARGV[3] then return 0 end\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
 static int forget(struct qr *q, const char *handle)
 {
-    int rc = vd_redis_cmd(q->r, NULL, "XACK %s %s %s", STREAM, GROUP, handle);
-    if (rc == 0)
-        rc = vd_redis_cmd(q->r, NULL, "XDEL %s %s", STREAM, handle);
-    return rc;
+    return vd_redis_cmd(q->r, NULL, "EVAL %s 1 %s %s %s %s", forget_lua, STREAM, GROUP, handle,
+                        q->consumer);
 }
 
 static int qr_done(void *impl, const struct vd_job *job)
@@ -264,6 +284,12 @@ static int qr_done(void *impl, const struct vd_job *job)
     /* Should this fail, the entry stays pending, is taken over after the
      * lease and skipped then: the job is finished in the store. */
     return forget(q, job->handle);
+}
+
+/* No longer renewed: its lease runs out and another worker takes it over. */
+static void qr_abandon(void *impl, const struct vd_job *job)
+{
+    let_go(impl, job->handle);
 }
 
 static int qr_release(void *impl, const struct vd_job *job)
@@ -326,8 +352,9 @@ static int stream_ids(struct qr *q, char (**ids)[VD_ID_LEN + 1], size_t *n)
     return rc;
 }
 
-/* Pushes again the jobs queued for longer than a lease that have no entry;
- * force skips the once-per-lease timer (recover). */
+/* Pushes again the jobs queued or running for longer than a lease that have
+ * no entry: no worker can hold them (a held entry stays in the stream until
+ * its job's result is stored). force skips the once-per-lease timer. */
 static int sweep(struct qr *q, int force)
 {
     char(*queued)[VD_ID_LEN + 1] = NULL;
@@ -352,7 +379,7 @@ static int sweep(struct qr *q, int force)
     if (rc < 0 || (!won && !force))
         return rc;
     queued = vd_xcalloc(SWEEP_MAX, sizeof(*queued));
-    if ((rc = vd_store_queued_ids(q->store, vd_now_ms() - q->lease_ms, SWEEP_MAX, queued, &nq)) <
+    if ((rc = vd_store_unfinished_ids(q->store, vd_now_ms() - q->lease_ms, SWEEP_MAX, queued, &nq)) <
             0 ||
         nq == 0)
         goto out;
@@ -362,12 +389,12 @@ static int sweep(struct qr *q, int force)
     for (size_t i = 0; i < nq; i++) {
         if (ns && bsearch(queued[i], inq, ns, sizeof(*inq), cmp_id))
             continue;
-        if ((rc = qr_push(q, queued[i])) < 0)
+        if ((rc = push_takeover(q, queued[i])) < 0)
             goto out;
         pushed++;
     }
     if (pushed) {
-        vd_log(VD_LOG_WARN, "queue", "swept: %llu queued jobs had no stream entry; pushed again",
+        vd_log(VD_LOG_WARN, "queue", "swept: %llu unfinished jobs had no stream entry; pushed again",
                (unsigned long long)pushed);
         bump(q, &q->st.swept, pushed);
     }
@@ -392,9 +419,12 @@ static int entry_of(redisReply *list, struct vd_job *out)
     out->id[0] = '\0';
     redisReply *f = e->element[1];
     if (f->type == REDIS_REPLY_ARRAY)
-        for (size_t k = 0; k + 1 < f->elements; k += 2)
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
             if (strcmp(f->element[k]->str, "id") == 0 && f->element[k + 1]->len == VD_ID_LEN)
                 memcpy(out->id, f->element[k + 1]->str, VD_ID_LEN + 1);
+            else if (strcmp(f->element[k]->str, "take") == 0)
+                out->reclaimed = 1;
+        }
     return 1;
 }
 
@@ -554,5 +584,6 @@ const struct vd__queue_ops vd__queue_redis_ops = {
     .recover = qr_recover,
     .wake_all = qr_wake_all,
     .release = qr_release,
+    .abandon = qr_abandon,
     .stats = qr_stats,
 };

@@ -271,13 +271,26 @@ const char *vd_redis_where(const struct vd_redis *r)
 
 /* ---- commands ------------------------------------------------------------ */
 
-/* What a reply says: 0, or VD_EINVAL for an error reply (logged). */
+/* Error replies of a server that cannot answer yet: it is loading its
+ * data after a restart, or a replica lost its master. */
+static int unavailable(const char *err)
+{
+    static const char *const codes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strncmp(err, codes[i], strlen(codes[i])) == 0 && err[strlen(codes[i])] == ' ')
+            return 1;
+    return 0;
+}
+
+/* What a reply says: 0; -EIO for a server that cannot answer yet (logged as
+ * a warning: it is like a lost connection); VD_EINVAL for any other error
+ * reply, which the caller may expect (BUSYGROUP) and looks at. */
 static int take_reply(struct vd_redis *r, redisReply *rep, redisReply **reply)
 {
     int rc = 0;
     if (rep->type == REDIS_REPLY_ERROR) {
-        vd_log(VD_LOG_DEBUG, "redis", "%s: %s", r->where, rep->str);
-        rc = VD_EINVAL;
+        rc = unavailable(rep->str) ? -EIO : VD_EINVAL;
+        vd_log(rc == -EIO ? VD_LOG_WARN : VD_LOG_DEBUG, "redis", "%s: %s", r->where, rep->str);
     }
     if (reply)
         *reply = rep;

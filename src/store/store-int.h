@@ -74,8 +74,8 @@ struct vd__store_ops {
                         struct vd_session **out, size_t *n, uint64_t *total);
     int (*signature_seen)(void *impl, const char *sig, int64_t expires_ms, int64_t now_ms);
 
-    /* Redis queue's sweep (vd_store_queued_ids). */
-    int (*queued_ids)(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
+    /* Redis queue's sweep (vd_store_unfinished_ids). */
+    int (*unfinished_ids)(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
                       size_t *n);
     /* Optional (NULL reads as 0): connections found broken and replaced
      * since open (vd_store_reconnects). SQLite's answer is always 0. */

@@ -332,13 +332,13 @@ int vd_store_requeue_running(struct vd_store *s, uint64_t *n)
     return s->ops->recover(s->impl, n);
 }
 
-int vd_store_queued_ids(struct vd_store *s, int64_t before_ms, size_t max,
+int vd_store_unfinished_ids(struct vd_store *s, int64_t before_ms, size_t max,
                         char (*ids)[VD_ID_LEN + 1], size_t *n)
 {
     *n = 0;
     if (!ids || max == 0)
         return VD_EINVAL;
-    return s->ops->queued_ids(s->impl, before_ms, max, ids, n);
+    return s->ops->unfinished_ids(s->impl, before_ms, max, ids, n);
 }
 
 /* ---- 003_auth: sessions' runs, live counts, webhooks, keys, users --------- */

@@ -302,7 +302,7 @@ enum stmt {
     ST_SES_TOTAL,
     ST_SIG_SEEN,
     ST_SIG_PURGE,
-    ST_QUEUED_IDS,
+    ST_UNFINISHED_IDS,
     ST_COUNT_ /* number of statements */
 };
 
@@ -449,8 +449,8 @@ static const struct {
                       "signatures_seen WHERE expires_ms < $1 LIMIT " SIG_PURGE_BATCH
                       " FOR UPDATE SKIP LOCKED)",
                       "i"},
-    [ST_QUEUED_IDS] = {"SELECT id FROM submissions WHERE status = 1 AND queued_ms < $1 "
-                       "ORDER BY queued_ms, id LIMIT $2",
+    [ST_UNFINISHED_IDS] = {"SELECT id FROM submissions WHERE (status = 1 AND queued_ms < $1) OR "
+                           "(status = 2 AND started_ms < $1) ORDER BY queued_ms, id LIMIT $2",
                        "ii"},
 };
 
@@ -1705,21 +1705,21 @@ static int pg_recover(void *impl, uint64_t *requeued)
     return rc;
 }
 
-struct queued_ids {
+struct unfinished_ids {
     struct call sel;
     size_t max;
     char (*ids)[VD_ID_LEN + 1];
     size_t n;
 };
 
-static int body_queued_ids(struct conn *c, void *arg)
+static int body_unfinished_ids(struct conn *c, void *arg)
 {
-    struct queued_ids *a = arg;
+    struct unfinished_ids *a = arg;
     PGresult *r = NULL;
     int rc;
 
     a->n = 0;
-    if ((rc = run1(c, ST_QUEUED_IDS, &a->sel.p, &r)) < 0)
+    if ((rc = run1(c, ST_UNFINISHED_IDS, &a->sel.p, &r)) < 0)
         return rc;
     for (int i = 0; i < PQntuples(r) && a->n < a->max; i++) {
         if ((rc = copy_fixed(a->ids[a->n], VD_ID_LEN + 1, r, i, 0)) < 0)
@@ -1730,12 +1730,12 @@ static int body_queued_ids(struct conn *c, void *arg)
     return rc;
 }
 
-static int pg_queued_ids(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
+static int pg_unfinished_ids(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
                          size_t *n)
 {
-    struct queued_ids a = {.max = max, .ids = ids};
-    params(&a.sel.p, ST_QUEUED_IDS, before_ms, clamp64(max));
-    int rc = run_op(impl, RETRY, body_queued_ids, &a);
+    struct unfinished_ids a = {.max = max, .ids = ids};
+    params(&a.sel.p, ST_UNFINISHED_IDS, before_ms, clamp64(max));
+    int rc = run_op(impl, RETRY, body_unfinished_ids, &a);
     *n = a.n; /* as SQLite: the ids read before a failure stay counted */
     return rc;
 }
@@ -1995,6 +1995,6 @@ const struct vd__store_ops vd__store_pg_ops = {
     .session_delete = pg_session_delete,
     .session_list = pg_session_list,
     .signature_seen = pg_signature_seen,
-    .queued_ids = pg_queued_ids,
+    .unfinished_ids = pg_unfinished_ids,
     .reconnects = pg_reconnects,
 };

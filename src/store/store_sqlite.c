@@ -258,7 +258,7 @@ enum stmt {
     ST_SES_TOTAL,
     ST_SIG_SEEN,
     ST_SIG_PURGE,
-    ST_QUEUED_IDS,
+    ST_UNFINISHED_IDS,
     ST_COUNT_ /* number of statements */
 };
 
@@ -368,8 +368,8 @@ static const char *const sql_text[ST_COUNT_] = {
     [ST_SIG_SEEN] = "INSERT INTO signatures_seen (signature, expires_ms) VALUES (?1, ?2)",
     [ST_SIG_PURGE] = "DELETE FROM signatures_seen WHERE rowid IN (SELECT rowid FROM "
                      "signatures_seen WHERE expires_ms < ?1 LIMIT 256)",
-    [ST_QUEUED_IDS] = "SELECT id FROM submissions WHERE status = 1 AND queued_ms < ?1 "
-                      "ORDER BY queued_ms, id LIMIT ?2",
+    [ST_UNFINISHED_IDS] = "SELECT id FROM submissions WHERE (status = 1 AND queued_ms < ?1) OR "
+                          "(status = 2 AND started_ms < ?1) ORDER BY queued_ms, id LIMIT ?2",
 };
 
 /* ---- connections ----------------------------------------------------------- */
@@ -1241,7 +1241,7 @@ out:
     return rc;
 }
 
-static int sq_queued_ids(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
+static int sq_unfinished_ids(void *impl, int64_t before_ms, size_t max, char (*ids)[VD_ID_LEN + 1],
                          size_t *n)
 {
     struct sq *q = impl;
@@ -1249,7 +1249,7 @@ static int sq_queued_ids(void *impl, int64_t before_ms, size_t max, char (*ids)[
     sqlite3_stmt *st = NULL;
     int rc, src = SQLITE_DONE;
 
-    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_QUEUED_IDS, &st)) < 0 ||
+    if ((rc = conn_get(q, &c)) < 0 || (rc = prep(c, ST_UNFINISHED_IDS, &st)) < 0 ||
         (rc = binds(st, "ii", before_ms, clamp64(max))) < 0)
         goto out;
     while (*n < max && (src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1639,6 +1639,6 @@ const struct vd__store_ops vd__store_sqlite_ops = {
     .session_delete = sq_session_delete,
     .session_list = sq_session_list,
     .signature_seen = sq_signature_seen,
-    .queued_ids = sq_queued_ids,
+    .unfinished_ids = sq_unfinished_ids,
     .reconnects = sq_reconnects,
 };

@@ -67,6 +67,7 @@ struct slot {
     int attempt;
     struct vd_judge_cancel *cancel; /* valid while active */
     int cancelled;                  /* fired by a caller or the monitor */
+    int superseded; /* the monitor saw a newer attempt of it run elsewhere */
 };
 
 struct vd_workers {
@@ -149,31 +150,60 @@ static void on_test(void *arg, size_t index, const struct vd_test_result *t)
 
 /* ---- one job ------------------------------------------------------------- */
 
-/* Stores the result of attempt, retrying a failing store. 0 when stored
- * or when the job is no longer this attempt's to finish (cancelled,
- * deleted, re-run). */
-static int store_result(struct vd_workers *w, const struct vd_job *job, const char *verdict,
-                        const char *json)
+/* Runs call until the store answers (0, or a refusal: VD_EINVAL,
+ * VD_ENOTFOUND), retrying a failing store (a restarting database) with
+ * backoff for up to STORE_RETRY_TOTAL_MS; its last answer. */
+typedef int (*store_call)(struct vd_workers *w, const struct vd_job *job, void *arg);
+
+static int retry_store(struct vd_workers *w, const struct vd_job *job, const char *what,
+                       store_call call, void *arg)
 {
     int rc, delay = STORE_RETRY_FIRST_MS;
     uint64_t t0 = vd_clock_us();
     for (;;) {
-        rc = vd_store_finish(w->cfg.store, job->id, job->attempt, verdict, json);
+        rc = call(w, job, arg);
         if (rc == 0 || rc == VD_EINVAL || rc == VD_ENOTFOUND)
-            return 0;
+            return rc;
         if ((vd_clock_us() - t0) / 1000 > STORE_RETRY_TOTAL_MS || stopping(w))
-            break;
-        vd_log(VD_LOG_WARN, "worker", "id=%s storing the result failed (%s); retrying in %d ms",
-               job->id, vd_strerror(rc), delay);
+            return rc;
+        vd_log(VD_LOG_WARN, "worker", "id=%s %s failed (%s); retrying in %d ms", job->id, what,
+               vd_strerror(rc), delay);
         pthread_mutex_lock(&w->mu);
         w->st.store_retries++;
         pthread_mutex_unlock(&w->mu);
         sleep_ms(delay);
         delay = delay * 2 > STORE_RETRY_MAX_MS ? STORE_RETRY_MAX_MS : delay * 2;
     }
+}
+
+struct result {
+    const char *verdict, *json;
+};
+
+static int finish_call(struct vd_workers *w, const struct vd_job *job, void *arg)
+{
+    const struct result *r = arg;
+    return vd_store_finish(w->cfg.store, job->id, job->attempt, r->verdict, r->json);
+}
+
+static int get_call(struct vd_workers *w, const struct vd_job *job, void *arg)
+{
+    return vd_store_get(w->cfg.store, job->id, arg);
+}
+
+/* Stores the result of attempt, retrying a failing store. 0 when stored
+ * or when the job is no longer this attempt's to finish (cancelled,
+ * deleted, re-run). */
+static int store_result(struct vd_workers *w, const struct vd_job *job, const char *verdict,
+                        const char *json)
+{
+    struct result r = {verdict, json};
+    int rc = retry_store(w, job, "storing the result", finish_call, &r);
+    if (rc == 0 || rc == VD_EINVAL || rc == VD_ENOTFOUND)
+        return 0;
     vd_log(VD_LOG_ERROR, "worker",
-           "id=%s attempt=%d result not stored (%s): it stays running and is run again at the "
-           "next start",
+           "id=%s attempt=%d result not stored (%s): it stays running and is run again later "
+           "(at the next start, or by another worker after the lease)",
            job->id, job->attempt, vd_strerror(rc));
     return rc;
 }
@@ -207,7 +237,8 @@ static void run_job(struct slot *sl, const struct vd_job *job)
      * what the worker will hold, whatever the caps are today. */
     const struct vd_api_caps caps = {(size_t)16 << 20, (size_t)1 << 30, VD_JUDGE_MAX_TESTS};
     uint64_t t0 = vd_clock_us();
-    int rc, plain = 1, cancelled, released = 0;
+    int rc, plain = 1, cancelled, superseded;
+    int released = 0; /* the queue was told otherwise than by done */
 
     memset(&sub, 0, sizeof(sub));
     memset(&ar, 0, sizeof(ar));
@@ -215,8 +246,18 @@ static void run_job(struct slot *sl, const struct vd_job *job)
     vd_judge_result_init(&res);
     vd_buf_init(&out, RESULT_MAX);
 
-    if ((rc = vd_store_get(w->cfg.store, job->id, &sub)) < 0 || sub.status != VD_SUB_RUNNING ||
-        sub.attempt != job->attempt) {
+    rc = retry_store(w, job, "reading the job", get_call, &sub);
+    if (rc < 0 && rc != VD_ENOTFOUND) {
+        /* The store is still failing: let go of the job without telling the
+         * queue it is done, so that it is run later (another worker takes
+         * it over after the lease; the embedded queue, at the next start). */
+        vd_log(VD_LOG_ERROR, "worker", "id=%s attempt=%d not run: reading it failed (%s)",
+               job->id, job->attempt, vd_strerror(rc));
+        vd_queue_abandon(w->cfg.queue, job);
+        released = 1;
+        goto done;
+    }
+    if (rc < 0 || sub.status != VD_SUB_RUNNING || sub.attempt != job->attempt) {
         /* Deleted or cancelled between the claim and now. */
         vd_log(VD_LOG_INFO, "worker", "id=%s attempt=%d gone before it ran", job->id, job->attempt);
         goto done;
@@ -228,6 +269,7 @@ static void run_job(struct slot *sl, const struct vd_job *job)
     sl->attempt = job->attempt;
     sl->cancel = vd_judge_cancel_new();
     sl->cancelled = 0;
+    sl->superseded = 0;
     sl->active = 1;
     if (w->stopping) {
         /* Claimed as the shutdown began: straight back to the queue. */
@@ -256,6 +298,7 @@ static void run_job(struct slot *sl, const struct vd_job *job)
     pthread_mutex_lock(&w->mu);
     sl->active = 0;
     cancelled = sl->cancelled || res.cancelled;
+    superseded = sl->superseded;
     vd_judge_cancel_free(sl->cancel);
     sl->cancel = NULL;
     pthread_mutex_unlock(&w->mu);
@@ -271,6 +314,13 @@ static void run_job(struct slot *sl, const struct vd_job *job)
                     released = 1;
                 vd_log(VD_LOG_INFO, "worker", "id=%s put back in the queue (shutdown)", job->id);
             }
+        } else if (superseded) {
+            /* Taken over while this process was silent (stopped, or cut off
+             * from Redis past the lease): the newer attempt is the job now,
+             * and its events and its queue entry are its worker's. */
+            vd_log(VD_LOG_WARN, "worker", "id=%s attempt=%d superseded by a newer attempt elsewhere",
+                   job->id, job->attempt);
+            goto done;
         } else {
             pthread_mutex_lock(&w->mu);
             w->st.cancelled++;
@@ -289,8 +339,11 @@ static void run_job(struct slot *sl, const struct vd_job *job)
                              "\"message\":\"the result could not be stored: %s\"}",
                              vd_strerror(rc));
     }
-    if (store_result(w, job, vd_verdict_name(res.verdict), vd_buf_str(&out)) < 0)
+    if (store_result(w, job, vd_verdict_name(res.verdict), vd_buf_str(&out)) < 0) {
+        vd_queue_abandon(w->cfg.queue, job);
+        released = 1;
         goto done;
+    }
     double secs = (double)(vd_clock_us() - t0) / 1e6;
     count(w, res.verdict, secs);
     vd_log(VD_LOG_INFO, "worker", "id=%s attempt=%d lang=%s verdict=%s ms=%.1f", job->id,
@@ -335,7 +388,7 @@ static void *monitor_main(void *arg)
     struct {
         char id[VD_ID_LEN + 1];
         int attempt;
-        int gone;
+        int gone, newer;
     } *seen = vd_xcalloc((size_t)n, sizeof(*seen));
     struct timespec until;
 
@@ -359,7 +412,7 @@ static void *monitor_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         for (int i = 0; i < n; i++) {
             struct vd_submission sub;
-            seen[i].gone = 0;
+            seen[i].gone = seen[i].newer = 0;
             if (!seen[i].id[0])
                 continue;
             memset(&sub, 0, sizeof(sub));
@@ -367,6 +420,11 @@ static void *monitor_main(void *arg)
             if (rc == VD_ENOTFOUND ||
                 (rc == 0 && (sub.status != VD_SUB_RUNNING || sub.attempt != seen[i].attempt)))
                 seen[i].gone = 1;
+            /* A later attempt (running, or even done): another worker took
+             * it over. */
+            if (rc == 0 && sub.attempt > seen[i].attempt &&
+                (sub.status == VD_SUB_RUNNING || sub.status == VD_SUB_FINISHED))
+                seen[i].newer = 1;
             vd_submission_free(&sub);
         }
         pthread_mutex_lock(&w->mu);
@@ -375,6 +433,7 @@ static void *monitor_main(void *arg)
             if (seen[i].gone && sl->active && strcmp(sl->id, seen[i].id) == 0 &&
                 sl->attempt == seen[i].attempt) {
                 sl->cancelled = 1;
+                sl->superseded = seen[i].newer;
                 vd_judge_cancel_fire(sl->cancel);
             }
         }

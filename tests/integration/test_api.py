@@ -21,6 +21,16 @@ serves most tests and is started once; tests that need another configuration
 (a tiny queue_max, a small wait_max_ms or size caps, retention, a kill -9)
 start their own.
 
+Backends: with VD_TEST_REDIS_URL (redis://HOST:PORT) each Server gets a
+Redis database of its own (REDIS_URL=.../N, N counting from
+VD_TEST_REDIS_DB_FIRST, default 1; flushed when the Server is made), and
+with VD_TEST_DATABASE_URL (postgres://...) a PostgreSQL database of its own
+(vt_RUN_N_NAME, made with psql, dropped at the end when everything passed)
+instead of the SQLite file, with its master secret in DIR/secret. Both stay
+the same across a restart of the Server; Server.db_url is the --database
+URL (test_auth.py's `verdict admin` calls use it too). run.sh --backend
+scale sets both from scripts/services.sh.
+
 Timing: the machine may be a loaded 2-core VM. Nothing here asserts a speed:
 it polls with generous deadlines. Programs that must still be running when
 the test looks (sleepers) sleep for far longer than the test needs.
@@ -56,6 +66,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -161,6 +172,145 @@ def wait_for(what, fn, deadline_s, step=0.1):
         time.sleep(step)
 
 
+# ------------------------------------------------------------------ backends
+
+# The scale backend (run.sh --backend scale): VD_TEST_REDIS_URL gives every
+# Server a Redis database of its own (numbers from VD_TEST_REDIS_DB_FIRST,
+# default 1, flushed when the Server is made); VD_TEST_DATABASE_URL gives it
+# a PostgreSQL database of its own (vt_RUN_N_NAME, made with psql on the
+# base URL, dropped at the end when everything passed) instead of SQLite.
+REDIS_BASE = os.environ.get("VD_TEST_REDIS_URL") or None
+PG_BASE = os.environ.get("VD_TEST_DATABASE_URL") or None
+REDIS_DBS = []       # numbers used by this run's servers
+PG_DBS = []          # databases made by this run
+_BACKEND_LOCK = threading.Lock()
+_BACKEND_NEXT = [int(os.environ.get("VD_TEST_REDIS_DB_FIRST") or 1)]
+
+
+def backend_name():
+    return "%s+%s" % ("redis" if REDIS_BASE else "db-queue",
+                      "postgres" if PG_BASE else "sqlite")
+
+
+def _redis_addr(url):
+    """(host, port, password) of redis://[:PASSWORD@]HOST[:PORT][/DB]."""
+    u = urllib.parse.urlsplit(url)
+    check(u.scheme == "redis", "not a redis:// URL: %r" % url)
+    return u.hostname or "127.0.0.1", u.port or 6379, u.password
+
+
+def redis_url(base, db):
+    u = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/%d" % db, u.query, ""))
+
+
+def _resp_read(f):
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise OSError("redis: connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode("utf-8", "replace")
+    if kind == b"-":
+        raise Fail("redis error: %s" % rest.decode("utf-8", "replace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise OSError("redis: bad reply %r" % line[:40])
+
+
+def redis_cmd(url, db, *cmds, timeout=10):
+    """Runs commands (each a tuple of words) on database db of the Redis at
+    url over one connection; the list of replies. Raises OSError when Redis
+    does not answer."""
+    host, port, password = _redis_addr(url)
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        f = s.makefile("rb")
+        pre = ([("AUTH", password)] if password else []) + [("SELECT", str(db))]
+        out = []
+        for c in pre + list(cmds):
+            words = [w if isinstance(w, bytes) else str(w).encode("utf-8") for w in c]
+            s.sendall(b"*%d\r\n" % len(words) + b"".join(
+                b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
+            out.append(_resp_read(f))
+        return out[len(pre):]
+    finally:
+        s.close()
+
+
+def _pg_url(base, dbname):
+    u = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query, ""))
+
+
+def psql(url, sql, timeout=60):
+    """Runs sql with psql on url; its stdout. Raises Fail on an error."""
+    try:
+        p = subprocess.run(["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Fail("psql %s: %s" % (sql, e))
+    if p.returncode != 0:
+        raise Fail("psql %r: exit %d: %s" % (sql, p.returncode,
+                                             short(p.stderr.decode("utf-8", "replace"))))
+    return p.stdout.decode("utf-8", "replace")
+
+
+def backend_new(name):
+    """(redis URL or None, database URL) for a new Server: a flushed Redis
+    database and a new PostgreSQL database of its own, or (None, None) for
+    the embedded backend (the SQLite file of its directory)."""
+    rurl = durl = None
+    with _BACKEND_LOCK:
+        n = _BACKEND_NEXT[0]
+        _BACKEND_NEXT[0] += 1
+    if REDIS_BASE:
+        rurl = redis_url(REDIS_BASE, n)
+        try:
+            redis_cmd(REDIS_BASE, n, ("FLUSHDB",))
+        except OSError as e:
+            raise Fail("server %s: redis at %s: %s" % (name, REDIS_BASE, e))
+        with _BACKEND_LOCK:
+            REDIS_DBS.append(n)
+    if PG_BASE:
+        dbname = ("vt_%s_%d_%s" % (RUN[5:], n, re.sub(r"[^a-z0-9]+", "_", name.lower())))[:63]
+        psql(PG_BASE, 'DROP DATABASE IF EXISTS "%s"' % dbname)
+        psql(PG_BASE, 'CREATE DATABASE "%s"' % dbname)
+        with _BACKEND_LOCK:
+            PG_DBS.append(dbname)
+        durl = _pg_url(PG_BASE, dbname)
+    return rurl, durl
+
+
+def backend_cleanup(all_passed):
+    """When everything passed: the run's PostgreSQL databases dropped and
+    its Redis databases flushed. Kept otherwise, for a look afterwards."""
+    if not all_passed:
+        if PG_DBS or REDIS_DBS:
+            print("# kept: PostgreSQL databases %s; Redis databases %s"
+                  % (" ".join(PG_DBS) or "-", " ".join(map(str, REDIS_DBS)) or "-"), flush=True)
+        return
+    for d in PG_DBS:
+        try:
+            psql(PG_BASE, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % d)
+        except Fail as e:
+            print("# %s" % e, flush=True)
+    for n in REDIS_DBS:
+        try:
+            redis_cmd(REDIS_BASE, n, ("FLUSHDB",))
+        except (OSError, Fail) as e:
+            print("# redis FLUSHDB of %d: %s" % (n, e), flush=True)
+
+
 # ------------------------------------------------------------------ servers
 
 SERVERS = []
@@ -177,15 +327,28 @@ def clean_env():
 
 
 class Server:
-    def __init__(self, name, workers=2, env=None):
+    """One `verdict serve` (or, with argv0, another subcommand that takes
+    serve's options, such as `worker`). db_url is its database (sqlite:FILE
+    of its directory, or a PostgreSQL database of its own), redis_url its
+    Redis database or None; both stay the same across restarts."""
+
+    def __init__(self, name, workers=2, env=None, args=(), command="serve",
+                 ready_re=None, db_url=None, redis_url=None):
         self.name = name
         self.workers = workers
         self.extra_env = dict(env or {})
+        self.args = list(args)
+        self.command = command
+        self.ready_re = ready_re or LISTEN_RE
         self.dir = os.path.join(TMP, "srv-" + name)
         os.makedirs(os.path.join(self.dir, "cache"), exist_ok=True)
         os.chmod(self.dir, 0o755)
         os.chmod(os.path.join(self.dir, "cache"), 0o755)
         self.db = os.path.join(self.dir, "verdict.db")
+        if db_url is None and redis_url is None:
+            redis_url, db_url = backend_new(name)
+        self.redis_url = redis_url
+        self.db_url = db_url or "sqlite:" + self.db
         self.proc = None
         self.port = None
         self.starts = 0
@@ -206,13 +369,27 @@ class Server:
             return ""
         return " | ".join(lines[-n:])
 
+    def env(self):
+        """The environment it runs with (also that of `verdict admin` on its
+        database): clean_env(), its backend, then its own settings."""
+        env = clean_env()
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        if not self.db_url.startswith("sqlite:"):
+            # Not beside a SQLite file: the master secret in its directory.
+            env["VERDICT_SECRET_FILE"] = os.path.join(self.dir, "secret")
+        env.update({k: str(v) for k, v in self.extra_env.items()})
+        return env
+
     def start(self, timeout=60):
         check(self.proc is None or self.proc.poll() is not None, "server already running")
         self.starts += 1
-        env = clean_env()
-        env.update({k: str(v) for k, v in self.extra_env.items()})
-        argv = [VERDICT, "serve", "--listen", "127.0.0.1:0", "--database", "sqlite:" + self.db,
-                "--cache", os.path.join(self.dir, "cache"), "--workers", str(self.workers)]
+        env = self.env()
+        argv = [VERDICT, self.command]
+        if self.command == "serve":
+            argv += ["--listen", "127.0.0.1:0"]
+        argv += ["--database", self.db_url, "--cache", os.path.join(self.dir, "cache"),
+                 "--workers", str(self.workers)] + self.args
         log = open(self.log_path, "ab")
         log.write(("=== start %d: %s\n" % (self.starts, " ".join(argv))).encode())
         log.flush()
@@ -227,9 +404,9 @@ class Server:
             for raw in proc.stdout:
                 line = raw.decode("utf-8", "replace")
                 self.stdout_lines.append(line)
-                m = LISTEN_RE.match(line)
+                m = self.ready_re.match(line)
                 if m and not found.is_set():
-                    port.append(int(m.group(1)))
+                    port.append(int(m.group(1)) if m.groups() else 0)
                     found.set()
             found.set()
 
@@ -238,8 +415,9 @@ class Server:
         while not found.wait(0.2):
             if time.monotonic() > end:
                 self.kill9()
-                raise Fail("server %s: no 'verdict: listening on' line within %d s; stderr: %s"
-                           % (self.name, timeout, short(self.log_tail(), 600)))
+                raise Fail("server %s: no ready line (%s) within %d s; stderr: %s"
+                           % (self.name, self.ready_re.pattern, timeout,
+                              short(self.log_tail(), 600)))
         if not port:
             rc = proc.wait(10)
             raise Fail("server %s exited %s before listening; stdout %s; stderr: %s"
@@ -1946,9 +2124,10 @@ def run_main(doc, all_tests, tmp_prefix, log_glob):
         failed += 1
     finally:
         cleanup()
-    print("# %d s; servers' databases and stderr logs under %s/%s/%s"
-          % (time.monotonic() - t0, TMP, log_glob, " (kept: something failed)" if failed else ""),
-          flush=True)
+        backend_cleanup(failed == 0)
+    print("# %d s; backend %s; servers' databases and stderr logs under %s/%s/%s"
+          % (time.monotonic() - t0, backend_name(), TMP, log_glob,
+             " (kept: something failed)" if failed else ""), flush=True)
     if skipped:
         print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
     else:

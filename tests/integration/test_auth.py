@@ -32,7 +32,8 @@ Servers (each `verdict serve` on 127.0.0.1:0, settings by VERDICT_*):
   auth-restart auth on, kill -9 while a delivery is pending, restarted.
 Webhook receivers are http.server (or a socket that never answers) on
 127.0.0.1 in threads of this process.
-Admin keys come from `verdict admin keys create ... --database sqlite:DB`.
+Admin keys come from `verdict admin keys create ... --database URL` (the
+server's db_url: its SQLite file, or its PostgreSQL database).
 
 Timing: the machine may be a loaded 2-core VM. Nothing asserts a speed;
 waits poll with generous deadlines.
@@ -215,9 +216,7 @@ class Who:
 # ------------------------------------------------------------------ servers
 
 def server_env(srv):
-    env = T.clean_env()
-    env.update({k: str(v) for k, v in srv.extra_env.items()})
-    return env
+    return srv.env()
 
 
 def parse_json_out(text):
@@ -231,9 +230,10 @@ def parse_json_out(text):
 
 
 def cli(srv, *args, timeout=60):
-    """`verdict admin ARGS --database sqlite:DB` with the server's settings;
-    (returncode, stdout, stderr)."""
-    argv = [T.VERDICT, "admin"] + list(args) + ["--database", "sqlite:" + srv.db]
+    """`verdict admin ARGS --database URL` on the server's database (its
+    SQLite file, or its PostgreSQL database in the scale backend) with the
+    server's settings; (returncode, stdout, stderr)."""
+    argv = [T.VERDICT, "admin"] + list(args) + ["--database", srv.db_url]
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                            env=server_env(srv), cwd=srv.dir, timeout=timeout)

@@ -1,8 +1,9 @@
 /*
  * test_queue_redis.c - src/queue/queue_redis.c, the queue on Redis Streams,
  * against a real redis-server: the round trip, duplicates skipped, the
- * takeover of a dead consumer's job after its lease (a new attempt, and only
- * that attempt's result stored), a live consumer's lease renewed, the sweep
+ * takeover of a dead consumer's job after its lease (a new attempt, only
+ * that attempt's result stored, and the old consumer's late "done" leaving
+ * the new one's entry alone), a live consumer's lease renewed, the sweep
  * of a queued job with no entry, cancelled and deleted jobs skipped, release
  * at shutdown, wake_all, and concurrent consumers never sharing a job.
  *
@@ -122,6 +123,16 @@ static long long xlen(struct tr *t)
     return n;
 }
 
+/* Entries pending for consumer. */
+static long long pending(struct tr *t, const char *consumer)
+{
+    redisReply *rep = NULL;
+    ASSERT_OK(vd_redis_cmd(t->r, &rep, "XPENDING verdict:jobs workers - + 100 %s", consumer));
+    long long n = (long long)rep->elements;
+    freeReplyObject(rep);
+    return n;
+}
+
 static struct vd_submission peek(struct tr *t, const char *id)
 {
     struct vd_submission sub;
@@ -211,6 +222,12 @@ TEST_IMPL(queue_redis_takeover_after_the_lease)
     ASSERT_INT_EQ(job2.reclaimed, 1);
     ASSERT_STR_EQ(job2.handle, job.handle);
     ASSERT_LT(waited, 4000);
+    /* "a" comes back (it was only stopped) and lets go of its job: the
+     * entry is "b"'s now, and stays pending for "b". */
+    struct vd_queue *a2 = q_open(&t, "a");
+    ASSERT_OK(vd_queue_done(a2, &job));
+    vd_queue_close(a2);
+    ASSERT_EQ(pending(&t, "b"), 1);
     /* The old attempt's late result is ignored; the new one's is stored. */
     ASSERT_OK(vd_store_finish(t.s, id, 1, "WA", "{\"old\":1}"));
     ASSERT_INT_EQ(peek(&t, id).status, VD_SUB_RUNNING);
@@ -274,6 +291,35 @@ TEST_IMPL(queue_redis_sweep_pushes_a_job_without_entry)
     vd_queue_stats(q, &st);
     ASSERT_UINT_EQ(st.swept, 2);
     vd_queue_close(q);
+    tr_close(&t);
+    return TEST_OK;
+}
+
+TEST_IMPL(queue_redis_sweep_takes_over_a_running_job_without_entry)
+{
+    struct tr t;
+    struct vd_job job, again;
+    char id[VD_ID_LEN + 1];
+    uint64_t n = 9;
+    TR_OPEN(&t);
+    struct vd_queue *a = q_open(&t, "a");
+
+    enqueue(&t, a, id);
+    ASSERT_OK(vd_queue_claim(a, 2000, &job));
+    vd_queue_close(a);
+    /* Its entry is lost (Redis restarted without it, say): running in the
+     * store, held by no one. */
+    ASSERT_OK(vd_redis_cmd(t.r, NULL, "XACK verdict:jobs workers %s", job.handle));
+    ASSERT_OK(vd_redis_cmd(t.r, NULL, "XDEL verdict:jobs %s", job.handle));
+    struct vd_queue *b = q_open(&t, "b");
+    sleep_ms(LEASE_MS + 200);
+    ASSERT_OK(vd_queue_recover(b, &n));
+    ASSERT_UINT_EQ(n, 1);
+    ASSERT_OK(vd_queue_claim(b, 2000, &again));
+    ASSERT_STR_EQ(again.id, id);
+    ASSERT_INT_EQ(again.attempt, 2);
+    ASSERT_INT_EQ(again.reclaimed, 1);
+    vd_queue_close(b);
     tr_close(&t);
     return TEST_OK;
 }

@@ -961,7 +961,7 @@ static int racing_transitions_change_a_row_once(struct tdb *t)
 
 CONTRACT(racing_transitions_change_a_row_once)
 
-static int queued_ids_oldest_first_before_the_cutoff(struct tdb *t)
+static int unfinished_ids_oldest_first_before_the_cutoff(struct tdb *t)
 {
     char q1[VD_ID_LEN + 1], q2[VD_ID_LEN + 1], q3[VD_ID_LEN + 1], q4[VD_ID_LEN + 1];
     char ids[8][VD_ID_LEN + 1], id[VD_ID_LEN + 1];
@@ -969,47 +969,52 @@ static int queued_ids_oldest_first_before_the_cutoff(struct tdb *t)
     size_t n = 99;
     struct vd_store *s = tdb_open(t);
 
-    ASSERT_OK(vd_store_queued_ids(s, vd_now_ms() + 1, 8, ids, &n));
+    ASSERT_OK(vd_store_unfinished_ids(s, vd_now_ms() + 1, 8, ids, &n));
     ASSERT_UINT_EQ(n, 0);
     add(s, "", VD_SUB_QUEUED, q1);
     add(s, "", VD_SUB_QUEUED, q2);
     add(s, "", VD_SUB_CREATED, NULL); /* not queued: never listed */
     add(s, "", VD_SUB_QUEUED, q3);
-    claim_is(s, q1, 1); /* running: not listed */
+    claim_is(s, q1, 1); /* running: listed by when it started */
     sleep_ms(3);
     int64_t mid = vd_now_ms();
     sleep_ms(3);
     add(s, "", VD_SUB_QUEUED, q4);
 
-    ASSERT_OK(vd_store_queued_ids(s, vd_now_ms() + 1, 8, ids, &n));
-    ASSERT_UINT_EQ(n, 3);
-    ASSERT_STR_EQ(ids[0], q2);
-    ASSERT_STR_EQ(ids[1], q3);
-    ASSERT_STR_EQ(ids[2], q4);
-    /* Only those queued before the cutoff, at most max. */
-    ASSERT_OK(vd_store_queued_ids(s, mid, 8, ids, &n));
-    ASSERT_UINT_EQ(n, 2);
-    ASSERT_STR_EQ(ids[1], q3);
-    ASSERT_OK(vd_store_queued_ids(s, vd_now_ms() + 1, 1, ids, &n));
-    ASSERT_UINT_EQ(n, 1);
-    ASSERT_STR_EQ(ids[0], q2);
-    ASSERT_OK(vd_store_queued_ids(s, 0, 8, ids, &n));
-    ASSERT_UINT_EQ(n, 0);
-    ASSERT_ERR(vd_store_queued_ids(s, vd_now_ms(), 0, ids, &n), VD_EINVAL);
-
-    /* Put back, q1 is first again: it keeps when it was queued. */
-    ASSERT_OK(vd_store_set_status(s, q1, VD_SUB_QUEUED));
-    ASSERT_OK(vd_store_queued_ids(s, vd_now_ms() + 1, 8, ids, &n));
+    ASSERT_OK(vd_store_unfinished_ids(s, vd_now_ms() + 1, 8, ids, &n));
     ASSERT_UINT_EQ(n, 4);
     ASSERT_STR_EQ(ids[0], q1);
+    ASSERT_STR_EQ(ids[1], q2);
+    ASSERT_STR_EQ(ids[2], q3);
+    ASSERT_STR_EQ(ids[3], q4);
+    /* Only those queued (or started) before the cutoff, at most max. */
+    ASSERT_OK(vd_store_unfinished_ids(s, mid, 8, ids, &n));
+    ASSERT_UINT_EQ(n, 3);
+    ASSERT_STR_EQ(ids[2], q3);
+    ASSERT_OK(vd_store_unfinished_ids(s, vd_now_ms() + 1, 1, ids, &n));
+    ASSERT_UINT_EQ(n, 1);
+    ASSERT_STR_EQ(ids[0], q1);
+    /* Finished: never listed. */
+    ASSERT_OK(vd_store_finish(s, q1, 1, "OK", "{}"));
+    ASSERT_OK(vd_store_unfinished_ids(s, vd_now_ms() + 1, 8, ids, &n));
+    ASSERT_UINT_EQ(n, 3);
+    ASSERT_STR_EQ(ids[0], q2);
+    ASSERT_OK(vd_store_unfinished_ids(s, 0, 8, ids, &n));
+    ASSERT_UINT_EQ(n, 0);
+    ASSERT_ERR(vd_store_unfinished_ids(s, vd_now_ms(), 0, ids, &n), VD_EINVAL);
+
+    /* Re-run, q1 is listed again, in the order the claims take. */
+    ASSERT_OK(vd_store_rerun(s, q1));
+    ASSERT_OK(vd_store_unfinished_ids(s, vd_now_ms() + 1, 8, ids, &n));
+    ASSERT_UINT_EQ(n, 4);
     ASSERT_OK(vd_store_claim(s, id, &attempt));
-    ASSERT_STR_EQ(id, q1);
+    ASSERT_STR_EQ(id, ids[0]);
 
     vd_store_close(s);
     return TEST_OK;
 }
 
-CONTRACT(queued_ids_oldest_first_before_the_cutoff)
+CONTRACT(unfinished_ids_oldest_first_before_the_cutoff)
 
 /* ---- rows the store did not write ------------------------------------------ */
 
