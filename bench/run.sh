@@ -6,8 +6,12 @@
 #   box: pooled/bare=R1 fresh/bare=R2 bwrap/bare=R3 python_pooled/bare=R4
 # then the judge benchmark, whose last line is
 #   judge: c100/bare=R1 py100/bare=R2 cached_compile_ms=M
-# and then the API benchmark (bench/api.sh), whose last line (the last of all) is
+# then the API benchmark (bench/api.sh), whose last line is
 #   api: get/nginx=R1 e2e/bare=R2 p50_ms=P
+# and then the scale-out benchmark (bench/scale.sh: SQLite against Redis +
+# PostgreSQL with one and two worker processes), whose last line is the last of
+# all:
+#   scale: redis_pg/sqlite=R w2/w1=S
 set -eu
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,14 +49,18 @@ if ! nm build/libverdict.a 2>/dev/null | grep -q ' T vd_box_run$'; then
     echo "bench/run.sh: build/libverdict.a has no vd_box_run (sandbox library not built yet)" >&2
     exit 1
 fi
+# Linked like build/verdict (the Makefile's -z relro,-z now): the box init
+# leaves the server-side libraries out of each run's clone (MADV_DONTFORK),
+# so the clone must not resolve a lazy PLT entry through them before exec.
 # shellcheck disable=SC2046  # pkg-config output is a word list on purpose
-$CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -o build/bench-box bench/box.c \
+$CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Wl,-z,relro,-z,now -o build/bench-box bench/box.c \
     build/libverdict.a $(pkg-config --libs libseccomp jansson libcrypto) -lpthread
 
-$CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -o build/bench-judge bench/judge.c \
+# shellcheck disable=SC2046
+$CC -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Wl,-z,relro,-z,now -o build/bench-judge bench/judge.c \
     build/libverdict.a $(pkg-config --libs libseccomp jansson libcrypto) -lpthread
 
-# ---- run: the box benchmark, the judge one, then the API one (its line comes last) ----
+# ---- run: the box benchmark, the judge one, the API one, then the scale one (its line comes last) ----
 build/bench-box "$@"
 echo
 judge_args=
@@ -62,3 +70,6 @@ build/bench-judge $judge_args --langs "$repo/langs"
 echo
 # shellcheck disable=SC2086  # empty or one word
 bash "$repo/bench/api.sh" $judge_args
+echo
+# shellcheck disable=SC2086  # empty or one word; build/verdict was just made by api.sh
+bash "$repo/bench/scale.sh" --no-build $judge_args
