@@ -68,7 +68,6 @@ int vd_cluster_open(const char *redis_url, const char *node, const char *role,
                     struct vd_cluster **out, struct vd_errbuf *eb)
 {
     struct vd_cluster *c = vd_xcalloc(1, sizeof(*c));
-    pthread_condattr_t attr;
     int rc;
 
     *out = NULL;
@@ -85,10 +84,7 @@ int vd_cluster_open(const char *redis_url, const char *node, const char *role,
     }
     snprintf(c->role, sizeof(c->role), "%s", role ? role : "all");
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    vd_clock_cond_init(&c->cv);
     *out = c;
     return 0;
 }

@@ -98,13 +98,9 @@ static struct chan *get(struct vd_events *h, const char *id)
         if (strcmp(c->id, id) == 0)
             return c;
     struct chan *c = vd_xcalloc(1, sizeof(*c));
-    pthread_condattr_t attr;
     snprintf(c->id, sizeof(c->id), "%s", id);
     vd_buf_init(&c->log, VD_EVENTS_LOG_MAX);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    vd_clock_cond_init(&c->cv);
     c->in_table = 1;
     c->next = h->buckets[b];
     h->buckets[b] = c;

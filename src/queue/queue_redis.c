@@ -171,7 +171,6 @@ static int qr_open(const char *url, struct vd_store *store, const struct vd_queu
                    void **impl, struct vd_errbuf *eb)
 {
     struct qr *q = vd_xcalloc(1, sizeof(*q));
-    pthread_condattr_t attr;
     redisReply *rep = NULL;
     int rc;
 
@@ -197,10 +196,7 @@ static int qr_open(const char *url, struct vd_store *store, const struct vd_queu
         goto fail;
     }
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    vd_clock_cond_init(&q->cv);
     int e = pthread_create(&q->renewer, NULL, renewer_main, q);
     if (e) {
         rc = vd_errf(eb, -e, "queue: starting the lease renewer: %s", strerror(e));

@@ -53,7 +53,6 @@ static int64_t mono_ms(void)
 static int qs_open(const char *url, struct vd_store *store, const struct vd_queue_options *opt,
                    void **impl, struct vd_errbuf *eb)
 {
-    pthread_condattr_t attr;
     struct qs *q = vd_xcalloc(1, sizeof(*q));
 
     (void)url;
@@ -61,10 +60,7 @@ static int qs_open(const char *url, struct vd_store *store, const struct vd_queu
     (void)eb;
     q->store = store;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    vd_clock_cond_init(&q->cv);
     *impl = q;
     return 0;
 }

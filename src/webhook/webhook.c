@@ -336,7 +336,6 @@ static void *scheduler_main(void *arg)
 int vd_webhooks_start(const struct vd_webhook_config *cfg, struct vd_webhooks **out,
                       struct vd_errbuf *eb)
 {
-    pthread_condattr_t attr;
     *out = NULL;
     if (!cfg->store || cfg->threads < 1 || cfg->max_attempts < 1 || !cfg->secret_for)
         return vd_errf(eb, VD_EINVAL, "webhooks: incomplete configuration");
@@ -347,10 +346,7 @@ int vd_webhooks_start(const struct vd_webhook_config *cfg, struct vd_webhooks **
     w->cfg = *cfg;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->tick, &attr);
-    pthread_condattr_destroy(&attr);
+    vd_clock_cond_init(&w->tick);
     w->th = vd_xcalloc((size_t)cfg->threads, sizeof(*w->th));
     for (int i = 0; i < cfg->threads; i++) {
         if (pthread_create(&w->th[i], NULL, worker_main, w) != 0)

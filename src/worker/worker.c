@@ -448,7 +448,6 @@ static void *monitor_main(void *arg)
 int vd_workers_start(const struct vd_worker_config *cfg, struct vd_workers **out,
                      struct vd_errbuf *eb)
 {
-    pthread_condattr_t attr;
     *out = NULL;
     if (cfg->threads < 1 || !cfg->store || !cfg->queue || !cfg->judge || !cfg->langs)
         return vd_errf(eb, VD_EINVAL, "workers: incomplete configuration");
@@ -457,10 +456,7 @@ int vd_workers_start(const struct vd_worker_config *cfg, struct vd_workers **out
     w->started_ms = vd_now_ms();
     w->st.threads = cfg->threads;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    vd_clock_cond_init(&w->cv);
     w->slots = vd_xcalloc((size_t)cfg->threads, sizeof(*w->slots));
     for (int i = 0; i < cfg->threads; i++) {
         w->slots[i].w = w;
