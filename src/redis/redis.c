@@ -319,17 +319,14 @@ static int with_retry(struct vd_redis *r, redisReply **reply, sender send, void 
                tries == 0 ? "; reconnecting" : "");
         redisFree(c);
         /* Idle contexts are likely dead too (a restart): drop them all
-         * rather than meet each one's failure in turn. */
+         * rather than meet each one's failure in turn. Freeing one only
+         * closes its socket, so it is done under the lock. */
         pthread_mutex_lock(&r->mu);
-        int n = r->nidle;
-        redisContext *dead[64];
-        for (int i = 0; i < n && i < 64; i++)
-            dead[i] = r->idle[i];
+        for (int i = 0; i < r->nidle; i++)
+            redisFree(r->idle[i]);
         r->nidle = 0;
         r->reconnects++;
         pthread_mutex_unlock(&r->mu);
-        for (int i = 0; i < n && i < 64; i++)
-            redisFree(dead[i]);
     }
     if (eb.msg[0])
         vd_log(VD_LOG_WARN, "redis", "%s", eb.msg);
