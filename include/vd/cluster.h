@@ -34,8 +34,6 @@
 struct vd_cluster;
 struct vd_events;
 struct vd_workers;
-struct vd_queue;
-struct vd_langs;
 
 /* node: this process's name (NULL: host-pid); role: "api", "worker" or
  * "all", as shown in the registry. */
@@ -51,10 +49,10 @@ uint64_t vd_cluster_reconnects(struct vd_cluster *c);
 /* Starts what this process takes part in: events (hub not NULL) relayed
  * through Redis, and delivered here when listen_events; cancels for the
  * workers (not NULL) of this process; and the registry's heartbeat for
- * them, every two seconds. Call once, before the workers start. */
+ * them (vd_workers_describe, every two seconds). Call once, at start
+ * (a cancel sent before it is seen by the workers' monitor in the store). */
 int vd_cluster_start(struct vd_cluster *c, struct vd_events *hub, int listen_events,
-                     struct vd_workers *workers, struct vd_queue *queue,
-                     const struct vd_langs *langs, struct vd_errbuf *eb) VD_MUST_CHECK;
+                     struct vd_workers *workers, struct vd_errbuf *eb) VD_MUST_CHECK;
 
 /* Tells every process to kill id's run (the store says cancelled already). */
 int vd_cluster_cancel(struct vd_cluster *c, const char *id) VD_MUST_CHECK;

@@ -232,14 +232,11 @@ static void *hb_main(void *arg)
 }
 
 int vd_cluster_start(struct vd_cluster *c, struct vd_events *hub, int listen_events,
-                     struct vd_workers *workers, struct vd_queue *queue,
-                     const struct vd_langs *langs, struct vd_errbuf *eb)
+                     struct vd_workers *workers, struct vd_errbuf *eb)
 {
     const char *channels[2];
     size_t n = 0;
     int rc;
-    (void)queue;
-    (void)langs; /* the pool's record carries both */
 
     if (hub) {
         vd_events_set_relay(hub, relay, c);

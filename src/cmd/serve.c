@@ -482,8 +482,7 @@ static int run_node(int argc, char **argv, const char *cmd, int with_http)
         goto fail;
     if (n.cfg.redis_url[0] &&
         ((rc = vd_cluster_open(n.cfg.redis_url, n.cfg.node_name, role, &n.cluster, &eb)) < 0 ||
-         (rc = vd_cluster_start(n.cluster, n.events, with_http, n.workers, n.queue, n.langs,
-                                &eb)) < 0))
+         (rc = vd_cluster_start(n.cluster, n.events, with_http, n.workers, &eb)) < 0))
         goto fail;
     if (with_http) {
         struct vd_api_config ac = {

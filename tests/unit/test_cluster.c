@@ -104,8 +104,8 @@ TEST_IMPL(cluster_events_reach_the_other_node)
     OPEN_TWO(url, a, b);
 
     /* a: a worker-only process (relays, does not listen); b: an API node. */
-    ASSERT_OK(vd_cluster_start(a, ha, 0, NULL, NULL, NULL, NULL));
-    ASSERT_OK(vd_cluster_start(b, hb, 1, NULL, NULL, NULL, NULL));
+    ASSERT_OK(vd_cluster_start(a, ha, 0, NULL, NULL));
+    ASSERT_OK(vd_cluster_start(b, hb, 1, NULL, NULL));
     struct vd_events_sub *s = vd_events_subscribe(hb, id);
     vd_buf_init(&out, 1 << 20);
     /* b's subscriber connects on its own thread: publish until it hears. */
