@@ -48,6 +48,14 @@
 /* Implemented in runner.c. */
 VD_NORETURN void harness_fail(const char *file, int line, const char *fmt, ...) VD_PRINTF(3, 4);
 void harness_skip(const char *fmt, ...) VD_PRINTF(1, 2);
+/* Sleeps ms milliseconds, whatever signals arrive; the monotonic clock in
+ * milliseconds, for measuring waits. */
+void harness_sleep_ms(int ms);
+int64_t harness_mono_ms(void);
+/* The test Redis server (VERDICT_TEST_REDIS_URL) on database db, into buf;
+ * NULL when there is none (the caller skips, saying so). Each test file
+ * has a database of its own, which it may flush. */
+const char *harness_redis_url(char *buf, size_t cap, int db);
 long harness_mem_diff(const void *a, const void *b, size_t n); /* first differing offset or -1 */
 
 /*

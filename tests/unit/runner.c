@@ -132,6 +132,29 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
     _exit(EXIT_FAIL);
 }
 
+void harness_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+const char *harness_redis_url(char *buf, size_t cap, int db)
+{
+    const char *base = getenv("VERDICT_TEST_REDIS_URL");
+    if (!base || !*base)
+        return NULL;
+    snprintf(buf, cap, "%s/%d", base, db);
+    return buf;
+}
+
+int64_t harness_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void harness_skip(const char *fmt, ...)
 {
     char msg[REASON_MAX];

@@ -20,15 +20,6 @@
 #include "vd/events.h"
 #include "vd/redis.h"
 
-static const char *test_url(char *buf, size_t cap)
-{
-    const char *base = getenv("VERDICT_TEST_REDIS_URL");
-    if (!base || !*base)
-        return NULL;
-    snprintf(buf, cap, "%s/4093", base);
-    return buf;
-}
-
 #define OPEN_TWO(url, a, b)                                                                  \
     do {                                                                                     \
         if (!(url))                                                                          \
@@ -45,7 +36,7 @@ static const char *test_url(char *buf, size_t cap)
 TEST_IMPL(cluster_buckets_are_shared_by_nodes)
 {
     char buf[300];
-    const char *url = test_url(buf, sizeof(buf));
+    const char *url = harness_redis_url(buf, sizeof(buf), 4093);
     struct vd_cluster *a = NULL, *b = NULL;
     struct vd_auth_tier t = {"basic", 0.5, 3, 0};
     struct vd_auth_tier free_tier = {"free", 0, 0, 0};
@@ -77,7 +68,7 @@ TEST_IMPL(cluster_buckets_are_shared_by_nodes)
 TEST_IMPL(cluster_signature_seen_once_across_nodes)
 {
     char buf[300];
-    const char *url = test_url(buf, sizeof(buf));
+    const char *url = harness_redis_url(buf, sizeof(buf), 4093);
     struct vd_cluster *a = NULL, *b = NULL;
     OPEN_TWO(url, a, b);
 
@@ -96,7 +87,7 @@ TEST_IMPL(cluster_signature_seen_once_across_nodes)
 TEST_IMPL(cluster_events_reach_the_other_node)
 {
     char buf[300];
-    const char *url = test_url(buf, sizeof(buf));
+    const char *url = harness_redis_url(buf, sizeof(buf), 4093);
     struct vd_cluster *a = NULL, *b = NULL;
     struct vd_events *ha = vd_events_new(), *hb = vd_events_new();
     const char *id = "01234567-89ab-7def-8123-456789abcdef";
@@ -136,7 +127,7 @@ TEST_IMPL(cluster_events_reach_the_other_node)
 TEST_IMPL(cluster_lock_is_exclusive_and_expires)
 {
     char buf[300];
-    const char *url = test_url(buf, sizeof(buf));
+    const char *url = harness_redis_url(buf, sizeof(buf), 4093);
     struct vd_cluster *a = NULL, *b = NULL;
     char ta[VD_CLUSTER_TOKEN_LEN + 1], tb[VD_CLUSTER_TOKEN_LEN + 1];
     OPEN_TWO(url, a, b);

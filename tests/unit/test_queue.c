@@ -66,20 +66,6 @@ static void tq_close(struct tq *t)
     rmdir(t->dir);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* Stores a queued submission and pushes it, as the API server does. */
 static void enqueue(struct vd_store *s, struct vd_queue *q, char *id)
 {
@@ -133,9 +119,9 @@ TEST_IMPL(queue_claim_on_empty_times_out)
     struct tq t;
     struct vd_job job;
     tq_open(&t);
-    int64_t t0 = mono_ms();
+    int64_t t0 = harness_mono_ms();
     ASSERT_ERR(vd_queue_claim(t.q, 300, &job), VD_ETIMEDOUT);
-    int64_t took = mono_ms() - t0;
+    int64_t took = harness_mono_ms() - t0;
     ASSERT_GE(took, 295);
     ASSERT_LT(took, 1500);
     /* A submission that is only created is not in the queue. */
@@ -169,7 +155,7 @@ static void *claim_thread(void *arg)
     struct waiter *w = arg;
     atomic_store(&w->started, 1);
     w->rc = vd_queue_claim(w->q, w->timeout_ms, &w->job);
-    w->returned_ms = mono_ms();
+    w->returned_ms = harness_mono_ms();
     return NULL;
 }
 
@@ -185,11 +171,11 @@ TEST_IMPL(queue_push_wakes_a_waiting_claim)
     w.timeout_ms = 10000;
     ASSERT_EQ(pthread_create(&th, NULL, claim_thread, &w), 0);
     while (!atomic_load(&w.started))
-        sleep_ms(1);
+        harness_sleep_ms(1);
     /* Between two polls of the database (every 200 ms): only the push
      * itself can wake the claim within 100 ms of it. */
-    sleep_ms(250);
-    int64_t pushed = mono_ms();
+    harness_sleep_ms(250);
+    int64_t pushed = harness_mono_ms();
     enqueue(t.s, t.q, id);
     pthread_join(th, NULL);
     ASSERT_OK(w.rc);
@@ -337,9 +323,9 @@ TEST_IMPL(queue_wake_all_releases_waiters)
     }
     for (int i = 0; i < 3; i++)
         while (!atomic_load(&w[i].started))
-            sleep_ms(1);
-    sleep_ms(50);
-    int64_t woke = mono_ms();
+            harness_sleep_ms(1);
+    harness_sleep_ms(50);
+    int64_t woke = harness_mono_ms();
     vd_queue_wake_all(t.q);
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);

@@ -39,11 +39,9 @@ struct tr {
 static int tr_open(struct tr *t)
 {
     struct vd_errbuf eb = {""};
-    const char *base = getenv("VERDICT_TEST_REDIS_URL");
     memset(t, 0, sizeof(*t));
-    if (!base || !*base)
+    if (!harness_redis_url(t->url, sizeof(t->url), 4095))
         return TEST_SKIP;
-    snprintf(t->url, sizeof(t->url), "%s/4095", base);
     if (vd_redis_open(t->url, 2, &t->r, &eb) < 0)
         FAIL("VERDICT_TEST_REDIS_URL is set but %s", eb.msg);
     ASSERT_OK(vd_redis_cmd(t->r, NULL, "FLUSHDB"));
@@ -84,20 +82,6 @@ static struct vd_queue *q_open(struct tr *t, const char *consumer)
     if (vd_queue_open(t->url, t->s, &o, &q, &eb) < 0)
         FAIL("vd_queue_open(%s): %s", t->url, eb.msg);
     return q;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 /* A queued submission in the store; pushed when q is not NULL. */
@@ -214,9 +198,9 @@ TEST_IMPL(queue_redis_takeover_after_the_lease)
     vd_queue_close(a);
 
     struct vd_queue *b = q_open(&t, "b");
-    int64_t t0 = mono_ms();
+    int64_t t0 = harness_mono_ms();
     ASSERT_OK(vd_queue_claim(b, 5000, &job2));
-    int64_t waited = mono_ms() - t0;
+    int64_t waited = harness_mono_ms() - t0;
     ASSERT_STR_EQ(job2.id, id);
     ASSERT_INT_EQ(job2.attempt, 2);
     ASSERT_INT_EQ(job2.reclaimed, 1);
@@ -280,7 +264,7 @@ TEST_IMPL(queue_redis_sweep_pushes_a_job_without_entry)
     enqueue(&t, NULL, fresh);
     ASSERT_OK(vd_queue_recover(q, &n));
     ASSERT_UINT_EQ(n, 0); /* younger than a lease: its push may be on the way */
-    sleep_ms(LEASE_MS + 200);
+    harness_sleep_ms(LEASE_MS + 200);
     ASSERT_OK(vd_queue_recover(q, &n));
     ASSERT_UINT_EQ(n, 2);
     ASSERT_OK(vd_queue_recover(q, &n));
@@ -312,7 +296,7 @@ TEST_IMPL(queue_redis_sweep_takes_over_a_running_job_without_entry)
     ASSERT_OK(vd_redis_cmd(t.r, NULL, "XACK verdict:jobs workers %s", job.handle));
     ASSERT_OK(vd_redis_cmd(t.r, NULL, "XDEL verdict:jobs %s", job.handle));
     struct vd_queue *b = q_open(&t, "b");
-    sleep_ms(LEASE_MS + 200);
+    harness_sleep_ms(LEASE_MS + 200);
     ASSERT_OK(vd_queue_recover(b, &n));
     ASSERT_UINT_EQ(n, 1);
     ASSERT_OK(vd_queue_claim(b, 2000, &again));
@@ -384,9 +368,9 @@ static void *wait_forever(void *arg)
 {
     struct waiter *w = arg;
     struct vd_job job;
-    int64_t t0 = mono_ms();
+    int64_t t0 = harness_mono_ms();
     w->rc = vd_queue_claim(w->q, -1, &job);
-    w->ms = mono_ms() - t0;
+    w->ms = harness_mono_ms() - t0;
     return NULL;
 }
 
@@ -398,12 +382,12 @@ TEST_IMPL(queue_redis_wake_all_ends_a_blocked_claim)
     struct waiter w = {q_open(&t, "a"), 1, 0};
 
     ASSERT_EQ(pthread_create(&th, NULL, wait_forever, &w), 0);
-    sleep_ms(300);
-    int64_t t0 = mono_ms();
+    harness_sleep_ms(300);
+    int64_t t0 = harness_mono_ms();
     vd_queue_wake_all(w.q);
     pthread_join(th, NULL);
     ASSERT_ERR(w.rc, VD_ETIMEDOUT);
-    ASSERT_LT(mono_ms() - t0, 2500); /* a blocked read lasts a second at most */
+    ASSERT_LT(harness_mono_ms() - t0, 2500); /* a blocked read lasts a second at most */
     vd_queue_close(w.q);
     tr_close(&t);
     return TEST_OK;

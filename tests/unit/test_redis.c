@@ -15,23 +15,6 @@
 #include "harness.h"
 #include "vd/redis.h"
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* The test server's URL on database 4094, or NULL. */
-static const char *test_url(char *buf, size_t cap)
-{
-    const char *base = getenv("VERDICT_TEST_REDIS_URL");
-    if (!base || !*base)
-        return NULL;
-    snprintf(buf, cap, "%s/4094", base);
-    return buf;
-}
-
 #define SKIP_WITHOUT_REDIS(url)                                                               \
     do {                                                                                      \
         if (!(url))                                                                           \
@@ -67,7 +50,7 @@ TEST_IMPL(redis_bad_urls_are_refused_with_a_sentence)
 TEST_IMPL(redis_command_survives_a_killed_connection)
 {
     char buf[300];
-    const char *url = test_url(buf, sizeof(buf));
+    const char *url = harness_redis_url(buf, sizeof(buf), 4094);
     struct vd_redis *r = NULL, *killer = NULL;
     redisReply *rep = NULL;
     SKIP_WITHOUT_REDIS(url);
@@ -123,7 +106,7 @@ static int publish_until_seen(struct vd_redis *r, struct inbox *in, const char *
 {
     for (int i = 0; i < 50; i++) {
         ASSERT_OK(vd_redis_cmd(r, NULL, "PUBLISH vd-test-ch %s", msg));
-        sleep_ms(100);
+        harness_sleep_ms(100);
         pthread_mutex_lock(&in->mu);
         int seen = strcmp(in->last, msg) == 0;
         pthread_mutex_unlock(&in->mu);
@@ -158,7 +141,7 @@ static int kill_subscribers(struct vd_redis *r)
 TEST_IMPL(redis_subscriber_subscribes_again_after_a_kill)
 {
     char buf[300];
-    const char *url = test_url(buf, sizeof(buf));
+    const char *url = harness_redis_url(buf, sizeof(buf), 4094);
     const char *ch[] = {"vd-test-ch"};
     struct vd_redis *r = NULL;
     struct vd_redis_sub *sub = NULL;

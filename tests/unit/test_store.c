@@ -745,12 +745,6 @@ static void claim_is(struct vd_store *s, const char *want, int want_attempt)
     ASSERT_EQ(status_of(s, want), VD_SUB_RUNNING);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int claim_is_fifo(struct tdb *t)
 {
     char a[VD_ID_LEN + 1], b[VD_ID_LEN + 1], c[VD_ID_LEN + 1], d[VD_ID_LEN + 1];
@@ -782,7 +776,7 @@ static int claim_is_fifo(struct tdb *t)
     ASSERT_OK(vd_store_set_status(s, b, VD_SUB_QUEUED));
     ASSERT_OK(vd_store_finish(s, a, 2, "AC", "{}"));
     add(s, "", VD_SUB_QUEUED, f);
-    sleep_ms(3);
+    harness_sleep_ms(3);
     ASSERT_OK(vd_store_rerun(s, a));
     claim_is(s, b, 1);
     claim_is(s, f, 1);
@@ -976,9 +970,9 @@ static int unfinished_ids_oldest_first_before_the_cutoff(struct tdb *t)
     add(s, "", VD_SUB_CREATED, NULL); /* not queued: never listed */
     add(s, "", VD_SUB_QUEUED, q3);
     claim_is(s, q1, 1); /* running: listed by when it started */
-    sleep_ms(3);
+    harness_sleep_ms(3);
     int64_t mid = vd_now_ms();
-    sleep_ms(3);
+    harness_sleep_ms(3);
     add(s, "", VD_SUB_QUEUED, q4);
 
     ASSERT_OK(vd_store_unfinished_ids(s, vd_now_ms() + 1, 8, ids, &n));
@@ -1596,7 +1590,7 @@ static void wait_backends(struct tdb *t, int64_t n)
 {
     int64_t have = -1;
     for (int i = 0; i < 1000 && (have = store_backends(t)) != n; i++)
-        sleep_ms(10);
+        harness_sleep_ms(10);
     ASSERT_EQ(have, n);
 }
 
