@@ -150,15 +150,21 @@ def marker_pids(marker):
     return [p for p in pids if p != os.getpid()]
 
 
-def pid_uid(pid):
+def proc_status(pid, field):
+    """The first number of a field of /proc/PID/status ("Uid", "PPid"), or
+    None when the process is gone."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("Uid:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         return None
     return None
+
+
+def pid_uid(pid):
+    return proc_status(pid, "Uid")
 
 
 def wait_for(what, fn, deadline_s, step=0.1):
@@ -849,14 +855,20 @@ class SSE:
 
 # ------------------------------------------------------------------ registry
 
-TESTS = []
+def registry():
+    """A suite's list of (name, fn, timeout) and the decorator that fills
+    it: `TESTS, test = registry()`, then `@test("name")` on each test."""
+    tests = []
+
+    def test(name, timeout=180):
+        def deco(fn):
+            tests.append((name, fn, timeout))
+            return fn
+        return deco
+    return tests, test
 
 
-def test(name, timeout=180):
-    def deco(fn):
-        TESTS.append((name, fn, timeout))
-        return fn
-    return deco
+TESTS, test = registry()
 
 
 def check_full_object(o, plain=True):

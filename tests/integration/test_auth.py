@@ -87,14 +87,7 @@ SSRF_ENV = {"VERDICT_AUTH": "off", "VERDICT_API_SECRET": API_SECRET,
             "VERDICT_WEBHOOK_TIMEOUT_MS": "1000", "VERDICT_WEBHOOK_MAX_ATTEMPTS": "2",
             "VERDICT_WEBHOOK_ALLOW_PRIVATE": "no"}
 
-TESTS = []
-
-
-def test(name, timeout=180):
-    def deco(fn):
-        TESTS.append((name, fn, timeout))
-        return fn
-    return deco
+TESTS, test = T.registry()
 
 
 # ------------------------------------------------------------------ credentials

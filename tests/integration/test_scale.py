@@ -89,14 +89,7 @@ N_SUBS = 500
 TAG = secrets.token_hex(3)
 API_SECRET = "it-scale-" + secrets.token_hex(16)
 
-TESTS = []
-
-
-def test(name, timeout=180):
-    def deco(fn):
-        TESTS.append((name, fn, timeout))
-        return fn
-    return deco
+TESTS, test = T.registry()
 
 
 # ------------------------------------------------------------------ the cluster
@@ -309,14 +302,7 @@ def marker_program(secs, tag, then_print=None):
 
 
 def ppid(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("PPid:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return T.proc_status(pid, "PPid")
 
 
 def owner_of(pids, servers):
