@@ -195,7 +195,8 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/vd/*.h)
 	$(Q)mkdir -p build-fuzz
 	@echo "  FUZZ    $@"
-	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread
+	$(Q)clang $(FUZZ_FLAGS) $$($(PKG_CONFIG) --cflags $(PKGS)) -o $@ $< $(LIB_SRC) \
+		$$($(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 fuzz:
 	$(Q)bash scripts/deps.sh build fuzz
